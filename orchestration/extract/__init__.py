@@ -1,0 +1,1 @@
+"""Extraction: price sources, the immutable landing zone and the Dagster assets that drive them."""
