@@ -1,0 +1,41 @@
+# hashpivot: every target bootstraps .venv from uv.lock by itself.
+# After cloning you need only `make run` (the pipeline) and `make test` (the tests).
+
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+export HASHPIVOT_DATA_DIR ?= $(CURDIR)/data
+export DAGSTER_HOME ?= $(HASHPIVOT_DATA_DIR)/dagster_home
+export GX_ANALYTICS_ENABLED := false
+# uv must use the machine's Python 3.11, never download one (there is no internet but PyPI).
+export UV_PYTHON_DOWNLOADS := never
+UV := $(shell command -v uv 2>/dev/null || echo "$(PYTHON) -m uv")
+
+.PHONY: run test lint ui venv clean
+
+# Re-sync only when the lock or the project metadata changed.
+$(VENV)/.synced: uv.lock pyproject.toml
+	@$(PYTHON) -m uv --version >/dev/null 2>&1 || command -v uv >/dev/null 2>&1 \
+		|| $(PYTHON) -m pip install --quiet uv
+	$(UV) sync --frozen --python $(PYTHON)
+	@touch $@
+
+venv: $(VENV)/.synced
+
+run: venv  ## Land prices and build everything (hashpivot run); options via HASHPIVOT_* env vars
+	$(BIN)/hashpivot run
+
+test: venv  ## The test suite (no network needed)
+	$(BIN)/pytest
+
+lint: venv  ## ruff for Python, sqlfluff for the dbt SQL
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	cd dbt_project && ../$(BIN)/sqlfluff lint models tests macros
+
+ui: venv  ## The Dagster UI on http://127.0.0.1:3000, with the CLI's run history
+	@mkdir -p "$(DAGSTER_HOME)"
+	$(BIN)/dagster dev -w workspace.yaml
+
+clean:  ## Remove the environment and dbt's build output (never the data dir)
+	rm -rf $(VENV) dbt_project/target dbt_project/logs

@@ -1,0 +1,23 @@
+"""The single entry point of the Dagster code location (see workspace.yaml)."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from orchestration.extract.assets import extract_job, landed_prices, weekday_after_close_schedule
+from orchestration.transform.dbt import build_dbt_assets, dbt_resource
+
+everything_job = dg.define_asset_job(
+    name="hashpivot_all",
+    selection=dg.AssetSelection.all(),
+    description="Land prices, then build, check and publish everything downstream.",
+)
+
+defs = dg.Definitions(
+    assets=[landed_prices, build_dbt_assets()],
+    jobs=[everything_job, extract_job],
+    schedules=[weekday_after_close_schedule],
+    resources={"dbt": dbt_resource()},
+    # One process, one step at a time: DuckDB allows a single writer per file.
+    executor=dg.in_process_executor,
+)

@@ -1,0 +1,290 @@
+"""One price extraction, end to end: choose the source, fetch each ticker's window, land the
+new and revised rows, and report what happened per ticker.
+
+Pure of Dagster: the asset in ``assets.py`` only wires options in and metadata out, so every
+behaviour here is tested by calling ``extract_prices`` directly.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import defaultdict
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+import pandas as pd
+
+from orchestration.extract import csv_source, demo_source, yfinance_source
+from orchestration.extract.landing import (
+    read_latest_landed,
+    read_watermarks,
+    remove_stale_temporary_files,
+    select_new_or_revised,
+    write_landing_file,
+)
+from orchestration.extract.schema import PRICE_COLUMNS, empty_price_frame
+from orchestration.extract.universe import Company, build_universe, load_companies
+
+log = logging.getLogger(__name__)
+
+SOURCES = ("auto", "yfinance", "csv", "demo")
+UNIVERSES = ("seeds", "all")
+# yfinance and demo histories start here unless --start says otherwise; CSV files land whole.
+DEFAULT_START = date(2020, 1, 1)
+
+
+class ExtractionError(RuntimeError):
+    """The run cannot go on (bad options) or too many tickers failed (after landing the rest)."""
+
+
+@dataclass(frozen=True)
+class ExtractionOptions:
+    """What one extraction run does. Every field has a CLI option and an environment variable."""
+
+    source: str = "auto"
+    csv_dir: Path | None = None
+    start: date | None = None
+    end: date | None = None
+    universe: str = "seeds"
+    demo_tickers: int = 0
+    # Re-fetch this many calendar days before each ticker's watermark, to catch revisions.
+    refetch_days: int = 7
+    # Ignore watermarks and fetch everything from `start` (a backfill from the launchpad).
+    backfill: bool = False
+    max_failed_share: float = 0.25
+    demo_seed: int = 42
+
+    def __post_init__(self) -> None:
+        if self.source not in SOURCES:
+            raise ExtractionError(f"source {self.source!r} is not one of {', '.join(SOURCES)}")
+        if self.universe not in UNIVERSES:
+            raise ExtractionError(
+                f"universe {self.universe!r} is not one of {', '.join(UNIVERSES)}"
+            )
+        if self.source == "csv" and self.csv_dir is None:
+            raise ExtractionError("source 'csv' needs a CSV dir (--csv-dir or HASHPIVOT_CSV_DIR)")
+        if self.backfill and self.start is None:
+            raise ExtractionError("a backfill needs a start date")
+        if self.start and self.end and self.end < self.start:
+            raise ExtractionError(f"end {self.end} is before start {self.start}")
+        if not 0.0 <= self.max_failed_share <= 1.0:
+            raise ExtractionError(f"max_failed_share {self.max_failed_share} is not in [0, 1]")
+        if self.refetch_days < 0 or self.demo_tickers < 0:
+            raise ExtractionError("refetch_days and demo_tickers cannot be negative")
+
+
+@dataclass
+class ExtractionReport:
+    """What a run did, for the asset metadata and the CLI summary."""
+
+    run_id: str
+    requested_source: str
+    source: str
+    universe: list[Company]
+    source_by_ticker: dict[str, str] = field(default_factory=dict)
+    rows_landed_by_ticker: dict[str, int] = field(default_factory=dict)
+    failed: dict[str, str] = field(default_factory=dict)
+    landing_files: list[Path] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    rows_fetched: int = 0
+    first_date: date | None = None
+    last_date: date | None = None
+    preview: pd.DataFrame = field(default_factory=empty_price_frame)
+
+    @property
+    def rows_landed(self) -> int:
+        return sum(self.rows_landed_by_ticker.values())
+
+    @property
+    def failed_share(self) -> float:
+        return len(self.failed) / len(self.universe) if self.universe else 0.0
+
+
+@dataclass
+class FetchResult:
+    prices: pd.DataFrame
+    failed: dict[str, str]
+
+
+def resolve_source(
+    options: ExtractionOptions, is_reachable: Callable[[], bool]
+) -> tuple[str, list[str]]:
+    """The source this run uses, and warnings to show. Reachability is asked at most once."""
+    if options.source != "auto":
+        return options.source, []
+    if is_reachable():
+        return "yfinance", []
+    fallback = "csv" if options.csv_dir is not None else "demo"
+    detail = f"the CSV dir {options.csv_dir}" if fallback == "csv" else "SYNTHETIC DEMO prices"
+    return fallback, [f"Yahoo Finance is unreachable: source 'auto' fell back to {detail}."]
+
+
+def resolve_universe(
+    options: ExtractionOptions, source: str, companies_seed: Path
+) -> tuple[list[Company], list[str]]:
+    """The tickers of this run: the companies seed, plus with ``all`` the source's whole list."""
+    companies = load_companies(companies_seed)
+    if options.universe == "seeds":
+        return companies, []
+    if source == "csv":
+        assert options.csv_dir is not None
+        return build_universe(companies, csv_source.list_price_files(options.csv_dir)), []
+    if source == "demo":
+        extra = demo_source.demo_ticker_names(options.demo_tickers)
+        return build_universe(companies, extra), []
+    return companies, ["universe 'all' lists files or demo tickers; with yfinance it is the seeds."]
+
+
+def fetch_windows(
+    tickers: Sequence[str], watermarks: Mapping[str, date], options: ExtractionOptions
+) -> dict[str, date | None]:
+    """First date to fetch per ticker: the watermark minus the re-fetch days, else the start.
+
+    ``None`` means "everything the source has" (a CSV file with no --start).
+    """
+    windows: dict[str, date | None] = {}
+    for ticker in tickers:
+        watermark = watermarks.get(ticker)
+        if options.backfill or watermark is None:
+            windows[ticker] = options.start
+        else:
+            refetch_from = watermark - timedelta(days=options.refetch_days)
+            windows[ticker] = max(refetch_from, options.start) if options.start else refetch_from
+    return windows
+
+
+def fetch_prices(
+    source: str,
+    windows: Mapping[str, date | None],
+    options: ExtractionOptions,
+    *,
+    download: Callable[..., pd.DataFrame] | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> FetchResult:
+    """Fetch each ticker's window from one source, tickers grouped by window start.
+
+    ``download`` and ``sleep`` are the boundary to Yahoo (yfinance.download and the backoff's
+    sleep); tests replace them, production leaves them at their defaults.
+    """
+    if source == "csv":
+        return _fetch_csv(windows, options)
+    end = options.end or date.today()
+    frames, failed = [], {}
+    for window_start, tickers in _group_by_start(windows).items():
+        start = window_start or DEFAULT_START
+        if source == "demo":
+            frames.append(demo_source.generate_demo_prices(tickers, start, end, options.demo_seed))
+        else:
+            result = yfinance_source.fetch_yfinance_prices(
+                tickers, start, end + timedelta(days=1), download=download, sleep=sleep
+            )
+            frames.append(result.prices)
+            failed.update(result.failed)
+    prices = pd.concat(frames, ignore_index=True) if frames else empty_price_frame()
+    return FetchResult(prices, failed)
+
+
+def extract_prices(
+    options: ExtractionOptions,
+    *,
+    landing_dir: Path,
+    companies_seed: Path,
+    run_id: str,
+    fetched_at: datetime,
+    is_reachable: Callable[[], bool] = yfinance_source.yahoo_is_reachable,
+    download: Callable[..., pd.DataFrame] | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> ExtractionReport:
+    """Fetch, land the new and revised rows, and report. Raises ExtractionError when more than
+    ``max_failed_share`` of the universe failed, after landing what succeeded."""
+    source, warnings = resolve_source(options, is_reachable)
+    universe, universe_warnings = resolve_universe(options, source, companies_seed)
+    tickers = [company.ticker for company in universe]
+    for leftover in remove_stale_temporary_files(landing_dir):
+        log.warning("removed %s, left by a run killed while landing", leftover.name)
+
+    watermarks = read_watermarks(landing_dir, demo=source == demo_source.DEMO_SOURCE)
+    windows = fetch_windows(tickers, watermarks, options)
+    fetched = fetch_prices(source, windows, options, download=download, sleep=sleep)
+    fetched.prices = _cut_to_windows(fetched.prices, windows)
+    fetched.prices["price_source"] = source
+
+    report = ExtractionReport(
+        run_id=run_id,
+        requested_source=options.source,
+        source=source,
+        universe=universe,
+        failed=dict(sorted(fetched.failed.items())),
+        warnings=warnings + universe_warnings,
+        rows_fetched=len(fetched.prices),
+    )
+    _land(fetched.prices, windows, report, landing_dir=landing_dir, fetched_at=fetched_at)
+    if report.failed_share > options.max_failed_share:
+        raise ExtractionError(
+            f"{len(report.failed)} of {len(universe)} tickers failed "
+            f"({report.failed_share:.0%} > the allowed {options.max_failed_share:.0%}); "
+            f"{report.rows_landed} rows of the others were landed. Failed: "
+            + "; ".join(f"{ticker}: {reason}" for ticker, reason in report.failed.items())
+        )
+    return report
+
+
+def _land(
+    prices: pd.DataFrame,
+    windows: Mapping[str, date | None],
+    report: ExtractionReport,
+    *,
+    landing_dir: Path,
+    fetched_at: datetime,
+) -> None:
+    fetched_tickers = set(prices["ticker"].unique())
+    report.source_by_ticker = {t: report.source for t in windows if t in fetched_tickers}
+    if prices.empty:
+        return
+    since = min((start for start in windows.values() if start is not None), default=date.min)
+    landed = read_latest_landed(landing_dir, fetched_tickers, since)
+    to_land = select_new_or_revised(prices, landed)
+    report.rows_landed_by_ticker = {
+        ticker: int(count) for ticker, count in to_land.groupby("ticker").size().items()
+    }
+    if to_land.empty:
+        return
+    path = write_landing_file(
+        to_land,
+        landing_dir,
+        price_source=report.source,
+        run_id=report.run_id,
+        fetched_at=fetched_at,
+    )
+    report.landing_files.append(path)
+    report.first_date = to_land["date"].min().date()
+    report.last_date = to_land["date"].max().date()
+    report.preview = to_land.tail(10)[PRICE_COLUMNS]
+
+
+def _fetch_csv(windows: Mapping[str, date | None], options: ExtractionOptions) -> FetchResult:
+    assert options.csv_dir is not None
+    prices, failed = csv_source.read_price_folder(options.csv_dir, list(windows))
+    return FetchResult(prices, failed)
+
+
+def _group_by_start(windows: Mapping[str, date | None]) -> dict[date | None, list[str]]:
+    groups: dict[date | None, list[str]] = defaultdict(list)
+    for ticker, start in windows.items():
+        groups[start].append(ticker)
+    return dict(groups)
+
+
+def _cut_to_windows(prices: pd.DataFrame, windows: Mapping[str, date | None]) -> pd.DataFrame:
+    """Keep each ticker's rows on or after its window start (sources may return more)."""
+    if prices.empty:
+        return prices.copy()
+    starts = pd.Series(
+        {t: pd.Timestamp(s) if s is not None else pd.Timestamp.min for t, s in windows.items()}
+    )
+    first_wanted = prices["ticker"].map(starts)
+    keep = first_wanted.notna() & (prices["date"] >= first_wanted)
+    return prices[keep].reset_index(drop=True)

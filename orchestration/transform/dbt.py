@@ -1,0 +1,129 @@
+"""The dbt project (dbt_project/) as Dagster assets, through dagster-dbt.
+
+dbt models, seeds and snapshots become assets; dbt data tests become asset checks; the landing
+source maps to the ``landed_prices`` asset, so lineage runs from extraction to the marts.
+"""
+
+import hashlib
+import json
+import os
+import sys
+from collections.abc import Mapping
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+from dagster_dbt import (
+    DagsterDbtTranslator,
+    DagsterDbtTranslatorSettings,
+    DbtCliResource,
+    DbtProject,
+    dbt_assets,
+)
+
+from orchestration import settings
+from orchestration.paths import DATA_DIR_ENV, DBT_PROJECT_DIR, data_paths
+
+# dbt runs as a subprocess: use the dbt of the interpreter running Dagster, not whatever is on PATH.
+DBT_EXECUTABLE = str(Path(sys.executable).with_name("dbt"))
+
+
+@cache
+def dbt_project() -> DbtProject:
+    """The dbt project, its manifest (re)built when missing or older than the dbt files
+    (``prepare_if_dev`` rebuilds it under ``dagster dev`` anyway)."""
+    prepare_dbt_environment()
+    project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
+    project.preparer.prepare_if_dev(project)
+    if manifest_is_stale(project):
+        project.preparer.prepare(project)
+    return project
+
+
+DBT_SOURCE_PATTERNS = (
+    "dbt_project.yml",
+    "profiles.yml",
+    "models/**/*",
+    "seeds/**/*",
+    "macros/**/*",
+    "tests/**/*",
+)
+
+
+def manifest_is_stale(project: DbtProject) -> bool:
+    """True when the manifest is missing or older than any file dbt parses."""
+    if not project.manifest_path.exists():
+        return True
+    built_at = project.manifest_path.stat().st_mtime
+    return any(
+        path.is_file() and path.stat().st_mtime > built_at
+        for pattern in DBT_SOURCE_PATTERNS
+        for path in project.project_dir.glob(pattern)
+    )
+
+
+def group_for_layer(dbt_resource_props: Mapping[str, Any]) -> str:
+    """Asset group by dbt folder: seeds, staging, intermediate, marts."""
+    if dbt_resource_props["resource_type"] == "seed":
+        return "seeds"
+    folders = dbt_resource_props.get("fqn", [])[1:-1]
+    return folders[0] if folders else "transform"
+
+
+class HashpivotDbtTranslator(DagsterDbtTranslator):
+    """Groups assets by dbt layer and gives seeds a code version from their file contents, so
+    editing a seed CSV marks everything downstream of it stale in the UI."""
+
+    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
+        return group_for_layer(dbt_resource_props)
+
+    def get_code_version(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
+        if dbt_resource_props["resource_type"] == "seed":
+            seed_file = DBT_PROJECT_DIR / dbt_resource_props["original_file_path"]
+            return hashlib.sha256(seed_file.read_bytes()).hexdigest()[:16]
+        return super().get_code_version(dbt_resource_props)
+
+
+def dbt_vars() -> dict[str, str]:
+    """dbt vars from the environment (set by the CLI's --as-of)."""
+    as_of = settings.pick(None, settings.ENV_AS_OF)
+    return {"as_of_date": as_of} if as_of else {}
+
+
+def dbt_build_args(vars_: Mapping[str, str]) -> list[str]:
+    """``dbt build``, with ``--vars`` as JSON (which dbt reads as YAML) when there are any."""
+    return ["build", "--vars", json.dumps(dict(vars_))] if vars_ else ["build"]
+
+
+def build_dbt_assets() -> dg.AssetsDefinition:
+    project = dbt_project()
+    translator = HashpivotDbtTranslator(
+        settings=DagsterDbtTranslatorSettings(enable_asset_checks=True)
+    )
+
+    @dbt_assets(manifest=project.manifest_path, dagster_dbt_translator=translator, project=project)
+    def hashpivot_dbt_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource):
+        """Seeds, staging views and mart tables of dbt_project/, built with `dbt build`."""
+        yield from dbt.cli(dbt_build_args(dbt_vars()), context=context).stream()
+
+    return hashpivot_dbt_assets
+
+
+def dbt_resource() -> DbtCliResource:
+    return DbtCliResource(project_dir=dbt_project(), dbt_executable=DBT_EXECUTABLE)
+
+
+def prepare_dbt_environment() -> None:
+    """Make the dbt subprocess find dbt and the warehouse whatever its cwd.
+
+    dagster-dbt's manifest preparer looks for ``dbt`` on PATH, so the running interpreter's bin
+    dir goes first; dbt's profile reads HASHPIVOT_DATA_DIR, which becomes absolute, and
+    DuckDB needs the warehouse's folder to exist.
+    """
+    bin_dir = str(Path(DBT_EXECUTABLE).parent)
+    if os.environ.get("PATH", "").split(os.pathsep)[0] != bin_dir:
+        os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
+    paths = data_paths()
+    os.environ[DATA_DIR_ENV] = str(paths.root)
+    paths.warehouse.parent.mkdir(parents=True, exist_ok=True)

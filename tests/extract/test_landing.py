@@ -1,0 +1,166 @@
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+
+from orchestration.extract.demo_source import generate_demo_prices
+from orchestration.extract.landing import (
+    landed_files,
+    read_latest_landed,
+    read_watermarks,
+    remove_stale_temporary_files,
+    select_new_or_revised,
+    write_landing_file,
+)
+from tests.conftest import PROJECT_ROOT
+
+FETCHED_AT = datetime(2026, 11, 27, 22, 0, tzinfo=UTC)
+
+
+def demo_rows(tickers=("IREN",), start=date(2025, 1, 1), end=date(2025, 1, 31)) -> pd.DataFrame:
+    frame = generate_demo_prices(list(tickers), start, end)
+    frame["price_source"] = "demo"
+    return frame
+
+
+def test_landing_file_carries_provenance_and_values(tmp_path: Path) -> None:
+    prices = demo_rows()
+    path = write_landing_file(
+        prices, tmp_path, price_source="demo", run_id="run-1", fetched_at=FETCHED_AT
+    )
+    table = pq.read_table(path).to_pandas()
+    assert path.name == "20261127T220000000000Z__demo__run-1.parquet"
+    assert set(table["run_id"]) == {"run-1"}
+    assert set(table["price_source"]) == {"demo"}
+    assert (table["fetched_at"] == pd.Timestamp(FETCHED_AT)).all()
+    np.testing.assert_array_equal(table["close"].to_numpy(), prices["close"].to_numpy())
+    assert table["date"].iloc[0] == date(2025, 1, 1)
+
+
+def test_a_landing_file_is_never_overwritten(tmp_path: Path) -> None:
+    write_landing_file(demo_rows(), tmp_path, price_source="demo", run_id="r", fetched_at=FETCHED_AT)
+    before = landed_files(tmp_path)[0].read_bytes()
+    with pytest.raises(FileExistsError, match="append-only"):
+        write_landing_file(
+            demo_rows(["CIFR"]), tmp_path, price_source="demo", run_id="r", fetched_at=FETCHED_AT
+        )
+    assert landed_files(tmp_path)[0].read_bytes() == before
+    assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_a_write_that_fails_midway_leaves_no_landed_file(tmp_path: Path, monkeypatch) -> None:
+    def crash_after_partial_write(table, where, **kwargs) -> None:
+        Path(where).write_bytes(b"PAR1 half a file")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(pq, "write_table", crash_after_partial_write)
+    with pytest.raises(OSError, match="disk full"):
+        write_landing_file(
+            demo_rows(), tmp_path, price_source="demo", run_id="r", fetched_at=FETCHED_AT
+        )
+    assert landed_files(tmp_path) == []
+    assert read_watermarks(tmp_path, demo=True) == {}
+
+
+def test_a_run_killed_mid_landing_leaves_nothing_a_later_run_reads(tmp_path: Path) -> None:
+    """SIGKILL a real process while it is writing a landing file, then land again."""
+    marker = tmp_path / "writing"
+    child = textwrap.dedent(
+        f"""
+        import time
+        from datetime import UTC, date, datetime
+        from pathlib import Path
+        import pyarrow.parquet as pq
+        from orchestration.extract.demo_source import generate_demo_prices
+        from orchestration.extract import landing
+
+        real_write = pq.write_table
+        def write_then_hang(table, where, **kwargs):
+            real_write(table.slice(0, 5), where, **kwargs)  # part of the data is on disk
+            Path({str(marker)!r}).touch()
+            time.sleep(600)
+
+        landing.pq.write_table = write_then_hang
+        frame = generate_demo_prices(["IREN"], date(2025, 1, 1), date(2025, 3, 1))
+        landing.write_landing_file(
+            frame, Path({str(tmp_path / "landing")!r}), price_source="demo", run_id="killed",
+            fetched_at=datetime.now(UTC),
+        )
+        """
+    )
+    process = subprocess.Popen([sys.executable, "-c", child], cwd=PROJECT_ROOT)
+    try:
+        deadline = time.monotonic() + 60
+        while not marker.exists():
+            assert process.poll() is None, "the writer exited before it was killed"
+            assert time.monotonic() < deadline, "the writer never started writing"
+            time.sleep(0.05)
+        os.kill(process.pid, signal.SIGKILL)
+    finally:
+        process.wait(timeout=30)
+
+    landing_dir = tmp_path / "landing"
+    assert list(landing_dir.glob(".*.tmp")), "the killed writer should have left its temp file"
+    assert landed_files(landing_dir) == []
+    assert read_watermarks(landing_dir, demo=True) == {}
+
+    assert len(remove_stale_temporary_files(landing_dir)) == 1
+    write_landing_file(
+        demo_rows(), landing_dir, price_source="demo", run_id="next", fetched_at=FETCHED_AT
+    )
+    assert read_watermarks(landing_dir, demo=True) == {"IREN": date(2025, 1, 31)}
+
+
+def test_watermarks_are_kept_apart_for_demo_and_real_rows(tmp_path: Path) -> None:
+    write_landing_file(demo_rows(), tmp_path, price_source="demo", run_id="a", fetched_at=FETCHED_AT)
+    real = demo_rows(end=date(2025, 1, 10))
+    real["price_source"] = "csv"
+    write_landing_file(
+        real, tmp_path, price_source="csv", run_id="b", fetched_at=datetime(2026, 11, 28, tzinfo=UTC)
+    )
+    assert read_watermarks(tmp_path, demo=True) == {"IREN": date(2025, 1, 31)}
+    assert read_watermarks(tmp_path, demo=False) == {"IREN": date(2025, 1, 10)}
+
+
+def test_latest_fetch_wins_per_ticker_and_date(tmp_path: Path) -> None:
+    first = demo_rows(end=date(2025, 1, 10))
+    write_landing_file(first, tmp_path, price_source="demo", run_id="a", fetched_at=FETCHED_AT)
+    revised = first[first["date"] == "2025-01-10"].copy()
+    revised["close"] = 123.0
+    later = datetime(2026, 11, 28, tzinfo=UTC)
+    write_landing_file(revised, tmp_path, price_source="demo", run_id="b", fetched_at=later)
+
+    latest = read_latest_landed(tmp_path, ["IREN"], since=date(2025, 1, 9))
+    assert list(latest.sort_values("date")["close"]) == [
+        first.loc[first["date"] == "2025-01-09", "close"].item(),
+        123.0,
+    ]
+
+
+def test_only_new_and_revised_rows_are_selected() -> None:
+    landed = demo_rows(end=date(2025, 1, 10))
+    landed.loc[0, "volume"] = np.nan
+    fetched = demo_rows(start=date(2025, 1, 6), end=date(2025, 1, 14))
+    fetched.loc[fetched["date"] == "2025-01-08", "close"] += 0.5  # a revision
+    fetched.loc[fetched["date"] == "2025-01-09", "price_source"] = "csv"  # another source
+    selected = select_new_or_revised(fetched, landed)
+    assert [d.strftime("%m-%d") for d in selected["date"]] == [
+        "01-08", "01-09", "01-13", "01-14"
+    ]  # fmt: skip
+
+
+def test_missing_values_fetched_twice_are_not_a_revision() -> None:
+    landed = demo_rows(end=date(2025, 1, 3))
+    landed["volume"] = np.nan
+    assert select_new_or_revised(landed.copy(), landed).empty

@@ -1,0 +1,198 @@
+"""extract_prices end to end: source choice, windows, landing, idempotency and failures."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from orchestration.extract.landing import landed_files, read_latest_landed, read_watermarks
+from orchestration.extract.prices import (
+    ExtractionError,
+    ExtractionOptions,
+    extract_prices,
+    fetch_windows,
+    resolve_source,
+)
+
+RUN_AT = datetime(2026, 11, 27, 22, 0, tzinfo=UTC)
+YF_FIELDS = ["Adj Close", "Close", "High", "Low", "Open", "Volume"]
+
+
+def unreachable() -> bool:
+    return False
+
+
+def must_not_be_asked() -> bool:
+    raise AssertionError("reachability is only asked in auto mode")
+
+
+def yfinance_frame(closes: dict[str, list[float]], dates: list[str]) -> pd.DataFrame:
+    """A frame in yfinance 1.7's exact download() shape: MultiIndex (Price, Ticker) columns."""
+    tickers = sorted(closes)
+    columns = pd.MultiIndex.from_product([YF_FIELDS, tickers], names=["Price", "Ticker"])
+    frame = pd.DataFrame(index=pd.DatetimeIndex(pd.to_datetime(dates), name="Date"), columns=columns)
+    for ticker, values in closes.items():
+        for field in ("Adj Close", "Close", "High", "Low", "Open"):
+            frame[(field, ticker)] = [float(v) for v in values]
+        frame[("Volume", ticker)] = [1000.0] * len(values)
+    return frame.astype("float64")
+
+
+def run(options: ExtractionOptions, tmp_path: Path, seed: Path, run_id: str = "r1", **kwargs):
+    return extract_prices(
+        options,
+        landing_dir=tmp_path / "landing",
+        companies_seed=seed,
+        run_id=run_id,
+        fetched_at=kwargs.pop("fetched_at", RUN_AT),
+        **{"is_reachable": unreachable, **kwargs},
+    )
+
+
+def test_auto_falls_back_to_labelled_demo_when_yahoo_is_unreachable(
+    tmp_path: Path, small_companies_seed: Path
+) -> None:
+    options = ExtractionOptions(source="auto", end=date(2025, 1, 31))
+    report = run(options, tmp_path, small_companies_seed)
+    assert report.source == "demo"
+    assert any("unreachable" in w and "DEMO" in w for w in report.warnings)
+    assert report.source_by_ticker == {"IREN": "demo", "BTC-USD": "demo", "QQQ": "demo"}
+    landed = pd.read_parquet(landed_files(tmp_path / "landing")[0])
+    assert set(landed["price_source"]) == {"demo"}
+    assert landed["date"].min() == date(2020, 1, 1)  # BTC-USD trades on New Year's Day
+
+
+def test_auto_prefers_the_csv_dir_over_demo_when_offline() -> None:
+    options = ExtractionOptions(source="auto", csv_dir=Path("/somewhere"))
+    assert resolve_source(options, unreachable)[0] == "csv"
+    assert resolve_source(options, lambda: True) == ("yfinance", [])
+
+
+def test_explicit_source_never_probes_reachability() -> None:
+    assert resolve_source(ExtractionOptions(source="demo"), must_not_be_asked) == ("demo", [])
+
+
+def test_a_rerun_with_no_new_data_lands_nothing(tmp_path: Path, small_companies_seed: Path) -> None:
+    options = ExtractionOptions(source="demo", end=date(2025, 1, 31))
+    first = run(options, tmp_path, small_companies_seed, run_id="r1")
+    later = RUN_AT + timedelta(hours=1)
+    second = run(options, tmp_path, small_companies_seed, run_id="r2", fetched_at=later)
+    assert first.rows_landed > 0
+    assert second.rows_fetched > 0  # the re-fetch window was fetched again...
+    assert second.rows_landed == 0  # ...and nothing in it was new
+    assert len(landed_files(tmp_path / "landing")) == 1
+
+
+def test_an_incremental_run_lands_only_the_new_days(tmp_path: Path, small_companies_seed: Path) -> None:
+    run(ExtractionOptions(source="demo", end=date(2025, 1, 31)), tmp_path, small_companies_seed)
+    report = run(
+        ExtractionOptions(source="demo", end=date(2025, 2, 4)),
+        tmp_path,
+        small_companies_seed,
+        run_id="r2",
+        fetched_at=RUN_AT + timedelta(days=1),
+    )
+    # Feb 1-4 2025: Sat..Tue, so 2 weekdays for the equities and 4 days for bitcoin.
+    assert report.rows_landed_by_ticker == {"BTC-USD": 4, "IREN": 2, "QQQ": 2}
+    assert read_watermarks(tmp_path / "landing", demo=True)["IREN"] == date(2025, 2, 4)
+
+
+def test_windows_refetch_before_the_watermark_and_backfill_ignores_it() -> None:
+    watermarks = {"IREN": date(2025, 3, 10)}
+    options = ExtractionOptions(start=date(2024, 1, 1), refetch_days=7)
+    assert fetch_windows(["IREN", "NEW"], watermarks, options) == {
+        "IREN": date(2025, 3, 3),
+        "NEW": date(2024, 1, 1),
+    }
+    backfill = ExtractionOptions(start=date(2021, 1, 1), backfill=True)
+    assert fetch_windows(["IREN"], watermarks, backfill) == {"IREN": date(2021, 1, 1)}
+
+
+def test_yfinance_path_lands_mocked_frames_and_reports_failures(
+    tmp_path: Path, small_companies_seed: Path
+) -> None:
+    calls = []
+
+    def fake_download(**kwargs) -> pd.DataFrame:
+        calls.append(kwargs)
+        frame = yfinance_frame(
+            {"IREN": [10.0, 11.0, 12.0], "QQQ": [400.0, 401.0, 402.0]},
+            ["2025-01-02", "2025-01-03", "2025-01-06"],
+        )
+        missing = pd.MultiIndex.from_product([YF_FIELDS, ["BTC-USD"]], names=["Price", "Ticker"])
+        return frame.join(pd.DataFrame(float("nan"), index=frame.index, columns=missing))
+
+    options = ExtractionOptions(source="yfinance", start=date(2025, 1, 1), max_failed_share=0.5)
+    report = extract_prices(
+        options,
+        landing_dir=tmp_path / "landing",
+        companies_seed=small_companies_seed,
+        run_id="r1",
+        fetched_at=RUN_AT,
+        is_reachable=must_not_be_asked,
+        download=fake_download,
+        sleep=lambda seconds: None,
+    )
+    assert all(call["auto_adjust"] is False for call in calls)
+    assert report.source_by_ticker == {"IREN": "yfinance", "QQQ": "yfinance"}
+    assert list(report.failed) == ["BTC-USD"]
+    assert report.rows_landed_by_ticker == {"IREN": 3, "QQQ": 3}
+    landed = read_latest_landed(tmp_path / "landing", ["IREN"], date(2025, 1, 1))
+    assert sorted(landed["close"]) == [10.0, 11.0, 12.0]
+
+
+def test_too_many_failures_fail_the_run_after_landing_the_rest(
+    tmp_path: Path, small_companies_seed: Path
+) -> None:
+    csv_dir = tmp_path / "csv"
+    csv_dir.mkdir()
+    (csv_dir / "IREN.csv").write_text("Date,Close\n2025-01-02,10\n2025-01-03,11\n")
+    (csv_dir / "QQQ.csv").write_text("Date,Close\n2025-01-02,400\n2025-01-03,oops\n")
+    options = ExtractionOptions(source="csv", csv_dir=csv_dir, max_failed_share=0.5)
+    with pytest.raises(ExtractionError, match=r"2 of 3 tickers failed") as failure:
+        run(options, tmp_path, small_companies_seed)
+    assert "QQQ.csv line 3" in str(failure.value)
+    assert "BTC-USD" in str(failure.value)
+    assert read_watermarks(tmp_path / "landing", demo=False) == {"IREN": date(2025, 1, 3)}
+
+
+def test_bad_options_are_refused_with_a_clear_message() -> None:
+    with pytest.raises(ExtractionError, match="needs a CSV dir"):
+        ExtractionOptions(source="csv")
+    with pytest.raises(ExtractionError, match="'bloomberg' is not one of"):
+        ExtractionOptions(source="bloomberg")
+    with pytest.raises(ExtractionError, match="backfill needs a start"):
+        ExtractionOptions(backfill=True)
+
+
+def test_universe_all_adds_every_csv_file_as_other(tmp_path: Path, small_companies_seed: Path) -> None:
+    csv_dir = tmp_path / "csv"
+    csv_dir.mkdir()
+    for ticker in ("IREN", "BTC-USD", "QQQ", "ZZZZ"):
+        (csv_dir / f"{ticker}.csv").write_text("Date,Close\n2025-01-02,10\n")
+    options = ExtractionOptions(source="csv", csv_dir=csv_dir, universe="all")
+    report = run(options, tmp_path, small_companies_seed)
+    segments = {company.ticker: company.segment for company in report.universe}
+    assert segments["ZZZZ"] == "other"
+    assert segments["IREN"] == "bitcoin_miner"
+    assert report.rows_landed == 4
+
+
+def test_sample_exports_land_every_row_exactly_once(
+    tmp_path: Path, sample_prices_dir: Path
+) -> None:
+    from orchestration.paths import COMPANIES_SEED
+
+    if not COMPANIES_SEED.exists():
+        pytest.skip("companies seed not written yet")
+    options = ExtractionOptions(source="csv", csv_dir=sample_prices_dir)
+    report = run(options, tmp_path, COMPANIES_SEED)
+    files = sorted(sample_prices_dir.glob("*.csv"))
+    expected_rows = sum(len(path.read_text().strip().splitlines()) - 1 for path in files)
+    assert report.rows_landed == expected_rows
+    assert set(report.source_by_ticker) == {path.stem for path in files}
+    again = run(options, tmp_path, COMPANIES_SEED, run_id="r2", fetched_at=RUN_AT + timedelta(1))
+    assert again.rows_landed == 0
