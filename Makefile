@@ -28,10 +28,11 @@ run: venv  ## Land prices and build everything (hashpivot run); options via HASH
 test: venv  ## The test suite (no network needed)
 	$(BIN)/pytest
 
-lint: venv  ## ruff for Python, sqlfluff for the dbt SQL
+lint: venv  ## ruff for Python, sqlfluff for the dbt SQL (its dbt templater opens the warehouse)
+	@mkdir -p "$(HASHPIVOT_DATA_DIR)/warehouse"
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	cd dbt_project && ../$(BIN)/sqlfluff lint models tests macros
+	$(BIN)/sqlfluff lint dbt_project/models dbt_project/macros
 
 ui: venv  ## The Dagster UI on http://127.0.0.1:3000, with the CLI's run history
 	@mkdir -p "$(DAGSTER_HOME)"

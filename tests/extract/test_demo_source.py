@@ -28,7 +28,9 @@ def test_another_seed_gives_other_prices() -> None:
 
 def test_a_tickers_prices_do_not_depend_on_the_other_tickers_or_the_window() -> None:
     alone = generate_demo_prices(["IREN"], date(2020, 1, 1), date(2024, 12, 31))
-    with_others = generate_demo_prices(["CIFR", "IREN", "NVDA"], date(2024, 6, 1), date(2024, 6, 30))
+    with_others = generate_demo_prices(
+        ["CIFR", "IREN", "NVDA"], date(2024, 6, 1), date(2024, 6, 30)
+    )
     iren_june = with_others[with_others["ticker"] == "IREN"].reset_index(drop=True)
     expected = alone[alone["date"].between("2024-06-01", "2024-06-30")].reset_index(drop=True)
     pd.testing.assert_frame_equal(iren_june, expected)

@@ -49,7 +49,9 @@ def test_landing_file_carries_provenance_and_values(tmp_path: Path) -> None:
 
 
 def test_a_landing_file_is_never_overwritten(tmp_path: Path) -> None:
-    write_landing_file(demo_rows(), tmp_path, price_source="demo", run_id="r", fetched_at=FETCHED_AT)
+    write_landing_file(
+        demo_rows(), tmp_path, price_source="demo", run_id="r", fetched_at=FETCHED_AT
+    )
     before = landed_files(tmp_path)[0].read_bytes()
     with pytest.raises(FileExistsError, match="append-only"):
         write_landing_file(
@@ -123,11 +125,17 @@ def test_a_run_killed_mid_landing_leaves_nothing_a_later_run_reads(tmp_path: Pat
 
 
 def test_watermarks_are_kept_apart_for_demo_and_real_rows(tmp_path: Path) -> None:
-    write_landing_file(demo_rows(), tmp_path, price_source="demo", run_id="a", fetched_at=FETCHED_AT)
+    write_landing_file(
+        demo_rows(), tmp_path, price_source="demo", run_id="a", fetched_at=FETCHED_AT
+    )
     real = demo_rows(end=date(2025, 1, 10))
     real["price_source"] = "csv"
     write_landing_file(
-        real, tmp_path, price_source="csv", run_id="b", fetched_at=datetime(2026, 11, 28, tzinfo=UTC)
+        real,
+        tmp_path,
+        price_source="csv",
+        run_id="b",
+        fetched_at=datetime(2026, 11, 28, tzinfo=UTC),
     )
     assert read_watermarks(tmp_path, demo=True) == {"IREN": date(2025, 1, 31)}
     assert read_watermarks(tmp_path, demo=False) == {"IREN": date(2025, 1, 10)}

@@ -33,7 +33,9 @@ def yfinance_frame(closes: dict[str, list[float]], dates: list[str]) -> pd.DataF
     """A frame in yfinance 1.7's exact download() shape: MultiIndex (Price, Ticker) columns."""
     tickers = sorted(closes)
     columns = pd.MultiIndex.from_product([YF_FIELDS, tickers], names=["Price", "Ticker"])
-    frame = pd.DataFrame(index=pd.DatetimeIndex(pd.to_datetime(dates), name="Date"), columns=columns)
+    frame = pd.DataFrame(
+        index=pd.DatetimeIndex(pd.to_datetime(dates), name="Date"), columns=columns
+    )
     for ticker, values in closes.items():
         for field in ("Adj Close", "Close", "High", "Low", "Open"):
             frame[(field, ticker)] = [float(v) for v in values]
@@ -86,7 +88,9 @@ def test_a_rerun_with_no_new_data_lands_nothing(tmp_path: Path, small_companies_
     assert len(landed_files(tmp_path / "landing")) == 1
 
 
-def test_an_incremental_run_lands_only_the_new_days(tmp_path: Path, small_companies_seed: Path) -> None:
+def test_an_incremental_run_lands_only_the_new_days(
+    tmp_path: Path, small_companies_seed: Path
+) -> None:
     run(ExtractionOptions(source="demo", end=date(2025, 1, 31)), tmp_path, small_companies_seed)
     report = run(
         ExtractionOptions(source="demo", end=date(2025, 2, 4)),
@@ -168,7 +172,9 @@ def test_bad_options_are_refused_with_a_clear_message() -> None:
         ExtractionOptions(backfill=True)
 
 
-def test_universe_all_adds_every_csv_file_as_other(tmp_path: Path, small_companies_seed: Path) -> None:
+def test_universe_all_adds_every_csv_file_as_other(
+    tmp_path: Path, small_companies_seed: Path
+) -> None:
     csv_dir = tmp_path / "csv"
     csv_dir.mkdir()
     for ticker in ("IREN", "BTC-USD", "QQQ", "ZZZZ"):

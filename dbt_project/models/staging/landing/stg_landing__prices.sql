@@ -18,7 +18,9 @@ eligible as (
     from landed
     where
         landed.price_source <> 'demo'
-        or landed.ticker not in (select ticker from tickers_with_real_prices)
+        or landed.ticker not in (
+            select real_tickers.ticker from tickers_with_real_prices as real_tickers
+        )
 ),
 
 latest_fetch as (

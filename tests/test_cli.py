@@ -1,0 +1,142 @@
+"""The hashpivot CLI: option handling, the summary, and whole runs in a subprocess."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import subprocess
+import sys
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from orchestration import settings
+from orchestration.cli import _extraction_lines, build_parser, export_options, prepare_dagster_home
+from orchestration.paths import DATA_DIR_ENV, data_paths
+from tests.conftest import PROJECT_ROOT
+
+
+def parse(*argv: str) -> argparse.Namespace:
+    return build_parser().parse_args(["run", *argv])
+
+
+def test_options_are_exported_to_the_environment(tmp_path: Path) -> None:
+    environ = {settings.ENV_UNIVERSE: "all"}
+    export_options(parse("--source", "csv", "--csv-dir", "x", "--data-dir", str(tmp_path)), environ)
+    assert environ[settings.ENV_PRICE_SOURCE] == "csv"
+    assert environ[settings.ENV_CSV_DIR] == "x"
+    assert environ[settings.ENV_UNIVERSE] == "all"  # not given: the environment's value stays
+    assert environ[DATA_DIR_ENV] == str(tmp_path.resolve())
+
+
+def test_a_bad_date_option_is_refused_with_its_name() -> None:
+    with pytest.raises(settings.SettingsError, match="start '2024-13-01' is not a date"):
+        export_options(parse("--start", "2024-13-01"), {})
+
+
+def test_unknown_source_is_refused_by_the_parser() -> None:
+    with pytest.raises(SystemExit):
+        parse("--source", "bloomberg")
+
+
+def test_dagster_home_goes_under_the_data_dir(tmp_path: Path) -> None:
+    environ: dict[str, str] = {}
+    home = prepare_dagster_home(data_paths(tmp_path), environ)
+    assert home == tmp_path.resolve() / "dagster_home"
+    assert environ["DAGSTER_HOME"] == str(home)
+    assert "telemetry" in (home / "dagster.yaml").read_text()
+
+
+def test_summary_lists_sources_failures_and_warnings() -> None:
+    metadata = {
+        "price_source": "csv",
+        "requested_source": "auto",
+        "source_by_ticker": {"IREN": "csv", "CIFR": "csv"},
+        "rows_landed": 10,
+        "rows_fetched": 12,
+        "first_date_landed": "2025-01-02",
+        "last_date_landed": "2025-01-10",
+        "failed_tickers": {"GLXY": "no file GLXY.csv in /x"},
+        "warnings": "- **Yahoo Finance is unreachable: source 'auto' fell back to the CSV dir /x.**",
+    }
+    text = "\n".join(_extraction_lines(metadata))
+    assert "csv: 2 tickers: CIFR IREN" in text
+    assert "rows landed: 10 of 12 fetched (2025-01-02 to 2025-01-10)" in text
+    assert "GLXY: no file GLXY.csv in /x" in text
+    assert "WARNING Yahoo Finance is unreachable" in text
+
+
+def run_cli(data_dir: Path, *argv: str) -> subprocess.CompletedProcess[str]:
+    environ = {k: v for k, v in os.environ.items() if not k.startswith(("HASHPIVOT_", "DAGSTER_"))}
+    return subprocess.run(
+        [
+            str(Path(sys.executable).with_name("hashpivot")),
+            "run",
+            "--data-dir",
+            str(data_dir),
+            *argv,
+        ],
+        cwd=PROJECT_ROOT,
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+
+def file_closes(path: Path) -> dict[str, float]:
+    """Date -> close of one sample export, read independently of the product's parser."""
+    with path.open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    close_column = "Close" if "Close" in rows[0] else "close"
+    return {row["Date"][:10]: float(row[close_column]) for row in rows}
+
+
+@pytest.mark.slow
+def test_csv_run_lands_every_sample_row_once_into_the_warehouse(
+    tmp_path: Path, sample_prices_dir: Path
+) -> None:
+    first = run_cli(tmp_path, "--source", "csv", "--csv-dir", str(sample_prices_dir))
+    assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
+    assert "SUCCEEDED" in first.stdout
+    assert "csv: 23 tickers" in first.stdout
+    assert "GLXY: no file GLXY.csv" in first.stdout  # in the seed, not in the sample folder
+
+    with duckdb.connect(str(data_paths(tmp_path).warehouse), read_only=True) as warehouse:
+        rows = warehouse.execute(
+            "select ticker, strftime(price_date, '%Y-%m-%d'), close, price_source"
+            " from stg_landing__prices"
+        ).fetchall()
+    landed = {(ticker, day): close for ticker, day, close, _ in rows}
+    assert {source for *_, source in rows} == {"csv"}
+    expected = {
+        (path.stem, day): close
+        for path in sample_prices_dir.glob("*.csv")
+        for day, close in file_closes(path).items()
+    }
+    assert len(rows) == len(expected)  # exactly once each
+    assert landed == expected
+    btc_weekend_days = [day for (ticker, day) in landed if ticker == "BTC-USD"]
+    assert any(
+        __import__("datetime").date.fromisoformat(d).weekday() >= 5 for d in btc_weekend_days
+    )
+
+    second = run_cli(tmp_path, "--source", "csv", "--csv-dir", str(sample_prices_dir))
+    assert second.returncode == 0, second.stdout[-3000:]
+    assert "rows landed: 0 of" in second.stdout
+    landing_files = list(data_paths(tmp_path).landing_prices.glob("*.parquet"))
+    assert len(landing_files) == 1
+
+
+@pytest.mark.slow
+def test_a_run_whose_tickers_all_fail_exits_non_zero_and_says_why(tmp_path: Path) -> None:
+    empty_dir = tmp_path / "no_files"
+    empty_dir.mkdir()
+    result = run_cli(tmp_path / "data", "--source", "csv", "--csv-dir", str(empty_dir))
+    assert result.returncode == 1
+    assert "FAILED" in result.stdout
+    assert "24 of 24 tickers failed" in result.stdout
+    assert "no file IREN.csv" in result.stdout
