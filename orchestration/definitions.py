@@ -5,6 +5,7 @@ from __future__ import annotations
 import dagster as dg
 
 from orchestration.extract.assets import extract_job, landed_prices, weekday_after_close_schedule
+from orchestration.report.assets import pivot_index_chart
 from orchestration.transform.dbt import build_dbt_assets, dbt_resource
 
 everything_job = dg.define_asset_job(
@@ -14,7 +15,7 @@ everything_job = dg.define_asset_job(
 )
 
 defs = dg.Definitions(
-    assets=[landed_prices, build_dbt_assets()],
+    assets=[landed_prices, build_dbt_assets(), pivot_index_chart],
     jobs=[everything_job, extract_job],
     schedules=[weekday_after_close_schedule],
     resources={"dbt": dbt_resource()},

@@ -15,8 +15,39 @@ def test_definitions_load_and_validate() -> None:
 
 def test_raw_prices_view_depends_on_the_landed_prices_asset() -> None:
     graph = defs.resolve_asset_graph()
-    staging = dg.AssetKey("stg_landing__prices")
+    staging = dg.AssetKey(["staging", "stg_landing__prices"])
     assert dg.AssetKey("landed_prices") in graph.get(staging).parent_keys
+
+
+def test_lineage_runs_from_prices_and_seeds_to_the_marts_and_the_chart() -> None:
+    graph = defs.resolve_asset_graph()
+    performance = dg.AssetKey(["marts", "miner_ai_pivot_performance"])
+    upstream = graph.get_ancestor_asset_keys(performance)
+    assert dg.AssetKey("landed_prices") in upstream
+    assert dg.AssetKey(["seeds", "ai_hosting_contracts"]) in upstream
+    assert dg.AssetKey(["seeds", "companies"]) in upstream
+    chart_parents = graph.get(dg.AssetKey("pivot_index_chart")).parent_keys
+    assert dg.AssetKey(["marts", "miner_pivot_index_daily"]) in chart_parents
+
+
+def test_marts_keep_their_published_names() -> None:
+    keys = {spec.key.to_user_string() for spec in defs.resolve_all_asset_specs()}
+    for mart in (
+        "fct_daily_prices",
+        "miner_ai_pivot_performance",
+        "fct_contract_announcement_returns",
+        "miner_pivot_index_daily",
+        "hyperscaler_capex_quarterly",
+        "hyperscaler_capex_guidance",
+        "capex_vs_miner_returns",
+    ):
+        assert f"marts/{mart}" in keys
+    assert "seeds/hyperscaler_capex_quarterly" in keys  # the seed of the same name stays apart
+
+
+def test_dbt_data_tests_are_asset_checks() -> None:
+    check_keys = {key.name for key in defs.resolve_asset_graph().asset_check_keys}
+    assert any(name.startswith("unique_miner_ai_pivot_performance_ticker") for name in check_keys)
 
 
 def test_jobs_and_schedule_are_registered() -> None:
@@ -33,8 +64,10 @@ def test_assets_are_grouped_by_layer() -> None:
         for key, spec in ((spec.key, spec) for spec in defs.resolve_all_asset_specs())
     }
     assert groups["landed_prices"] == "extract"
-    assert groups["stg_landing__prices"] == "staging"
-    assert groups["companies"] == "seeds"
+    assert groups["staging/stg_landing__prices"] == "staging"
+    assert groups["seeds/companies"] == "seeds"
+    assert groups["marts/miner_ai_pivot_performance"] == "marts"
+    assert groups["pivot_index_chart"] == "reports"
     assert (
         group_for_layer({"resource_type": "model", "fqn": ["hashpivot", "marts", "x"]}) == "marts"
     )
@@ -56,3 +89,19 @@ def test_dbt_vars_are_passed_as_json() -> None:
     assert dbt_build_args({"as_of_date": "2025-04-04"}) == [
         "build", "--vars", '{"as_of_date": "2025-04-04"}'
     ]  # fmt: skip
+
+
+def test_a_changed_seed_file_changes_its_code_version(tmp_path, monkeypatch) -> None:
+    """Dagster marks downstream assets stale when a code version changes: seeds get theirs from
+    the file's bytes."""
+    from orchestration.transform import dbt as dbt_module
+
+    seed = tmp_path / "seeds" / "companies.csv"
+    seed.parent.mkdir()
+    monkeypatch.setattr(dbt_module, "DBT_PROJECT_DIR", tmp_path)
+    translator = dbt_module.HashpivotDbtTranslator()
+    props = {"resource_type": "seed", "original_file_path": "seeds/companies.csv"}
+    seed.write_text("ticker\nIREN\n")
+    before = translator.get_code_version(props)
+    seed.write_text("ticker\nIREN\nCIFR\n")
+    assert translator.get_code_version(props) != before

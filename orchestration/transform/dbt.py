@@ -72,8 +72,14 @@ def group_for_layer(dbt_resource_props: Mapping[str, Any]) -> str:
 
 
 class HashpivotDbtTranslator(DagsterDbtTranslator):
-    """Groups assets by dbt layer and gives seeds a code version from their file contents, so
-    editing a seed CSV marks everything downstream of it stale in the UI."""
+    """Keys assets by warehouse relation (``marts/miner_ai_pivot_performance``), groups them by
+    dbt layer, and gives seeds a code version from their file contents, so editing a seed CSV
+    marks everything downstream of it stale in the UI."""
+
+    def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
+        if dbt_resource_props["resource_type"] in ("model", "seed", "snapshot"):
+            return dg.AssetKey([dbt_resource_props["schema"], dbt_resource_props["alias"]])
+        return super().get_asset_key(dbt_resource_props)
 
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
         return group_for_layer(dbt_resource_props)

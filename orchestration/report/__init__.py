@@ -1,0 +1,1 @@
+"""Reporting: charts rendered from the marts."""
