@@ -37,6 +37,18 @@ class DataPaths:
         return self.root / "published"
 
     @property
+    def quality(self) -> Path:
+        return self.root / "quality"
+
+    @property
+    def published_duckdb(self) -> Path:
+        return self.published / "marts.duckdb"
+
+    @property
+    def published_parquet(self) -> Path:
+        return self.published / "parquet"
+
+    @property
     def dagster_home(self) -> Path:
         return self.root / "dagster_home"
 

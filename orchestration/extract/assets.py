@@ -11,6 +11,7 @@ from orchestration.extract.prices import (
     ExtractionReport,
     extract_prices,
 )
+from orchestration.extract.universe import OTHER_SEGMENT
 from orchestration.extract.yfinance_source import configure_yfinance
 from orchestration.paths import COMPANIES_SEED, data_paths
 
@@ -61,6 +62,17 @@ def extraction_options(config: PriceExtractionConfig, environ=None) -> Extractio
         "Only new or revised rows are landed; the warehouse derives its raw price table from "
         "these files, latest fetch winning per ticker and date."
     ),
+    check_specs=[
+        dg.AssetCheckSpec(
+            "curated_price_sources_readable",
+            asset="landed_prices",
+            blocking=True,
+            description=(
+                "Every curated ticker's source could be read: a malformed, empty or duplicated "
+                "file of a ticker in the companies seed blocks publishing (a missing file does not)."
+            ),
+        )
+    ],
 )
 def landed_prices(
     context: dg.AssetExecutionContext, config: PriceExtractionConfig
@@ -85,7 +97,27 @@ def landed_prices(
         context.log.warning(warning)
     for ticker, reason in report.failed.items():
         context.log.warning(f"{ticker} failed: {reason}")
-    return dg.MaterializeResult(metadata=report_metadata(report))
+    return dg.MaterializeResult(
+        metadata=report_metadata(report), check_results=[readability_check(report)]
+    )
+
+
+def readability_check(report: ExtractionReport) -> dg.AssetCheckResult:
+    """Fails when a curated ticker's source exists but cannot be read (bad input)."""
+    curated = {company.ticker for company in report.universe if company.segment != OTHER_SEGMENT}
+    unreadable = {t: reason for t, reason in report.unreadable.items() if t in curated}
+    return dg.AssetCheckResult(
+        check_name="curated_price_sources_readable",
+        passed=not unreadable,
+        severity=dg.AssetCheckSeverity.ERROR,
+        metadata={
+            "unreadable_curated": dg.MetadataValue.json(unreadable),
+            "unreadable_other": dg.MetadataValue.json(
+                {t: r for t, r in report.unreadable.items() if t not in curated}
+            ),
+        },
+        description="; ".join(f"{t}: {r}" for t, r in unreadable.items()) or None,
+    )
 
 
 def report_metadata(report: ExtractionReport) -> dict[str, dg.MetadataValue]:

@@ -7,6 +7,7 @@ behaviour here is tested by calling ``extract_prices`` directly.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections import defaultdict
@@ -87,6 +88,8 @@ class ExtractionReport:
     source_by_ticker: dict[str, str] = field(default_factory=dict)
     rows_landed_by_ticker: dict[str, int] = field(default_factory=dict)
     failed: dict[str, str] = field(default_factory=dict)
+    # The failures that are bad input (a file that exists but cannot be read), not absence.
+    unreadable: dict[str, str] = field(default_factory=dict)
     landing_files: list[Path] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     rows_fetched: int = 0
@@ -107,6 +110,7 @@ class ExtractionReport:
 class FetchResult:
     prices: pd.DataFrame
     failed: dict[str, str]
+    unreadable: dict[str, str] = field(default_factory=dict)
 
 
 def resolve_source(
@@ -218,6 +222,7 @@ def extract_prices(
         source=source,
         universe=universe,
         failed=dict(sorted(fetched.failed.items())),
+        unreadable=dict(sorted(fetched.unreadable.items())),
         warnings=warnings + universe_warnings,
         rows_fetched=len(fetched.prices),
     )
@@ -268,7 +273,17 @@ def _land(
 def _fetch_csv(windows: Mapping[str, date | None], options: ExtractionOptions) -> FetchResult:
     assert options.csv_dir is not None
     prices, failed = csv_source.read_price_folder(options.csv_dir, list(windows))
-    return FetchResult(prices, failed)
+    with_a_file = _tickers_with_a_file(options.csv_dir)
+    unreadable = {ticker: reason for ticker, reason in failed.items() if ticker in with_a_file}
+    return FetchResult(prices, failed, unreadable)
+
+
+def _tickers_with_a_file(csv_dir: Path) -> set[str]:
+    tickers = set()
+    for path in csv_dir.iterdir():
+        with contextlib.suppress(csv_source.PriceFileError):
+            tickers.add(csv_source.ticker_from_path(path))
+    return tickers
 
 
 def _group_by_start(windows: Mapping[str, date | None]) -> dict[date | None, list[str]]:

@@ -1,24 +1,54 @@
 -- The warehouse's raw price table: one row per ticker and trading date, the latest fetch
--- winning. Demo (synthetic) rows of a ticker are dropped as soon as real rows exist for it,
--- so a warehouse that once ran on demo data never mixes synthetic and market prices.
+-- winning, over the landing files the quality gate accepted (write, audit, publish): a file
+-- lands, the raw_prices audit accepts it or not, and only then does dbt read it. Rows the
+-- audit quarantined are left out. Demo (synthetic) rows of a ticker are dropped as soon as
+-- real rows exist for it, so synthetic and market prices never mix.
+{%- set ledger = env_var('HASHPIVOT_DATA_DIR', '../data') ~ '/quality/ledger' %}
+
 with
 
 landed as (
-    select * from {{ source('landing', 'prices') }}
+    select
+        *,
+        parse_filename(filename) as landing_file
+    from {{ source('landing', 'prices') }}
+),
+
+accepted_files as (
+    {{ read_parquet_or_empty(ledger ~ '/accepted/*.parquet', [['landing_file', 'varchar']]) }}
+),
+
+quarantined_rows as (
+    {{ read_parquet_or_empty(
+        ledger ~ '/quarantine/*.parquet',
+        [['landing_file', 'varchar'], ['ticker', 'varchar'], ['date', 'date']]
+    ) }}
+),
+
+audited as (
+    select landed.*
+    from landed
+    semi join accepted_files
+        on landed.landing_file = accepted_files.landing_file
+    anti join quarantined_rows
+        on
+            landed.landing_file = quarantined_rows.landing_file
+            and landed.ticker = quarantined_rows.ticker
+            and landed.date = quarantined_rows.date
 ),
 
 tickers_with_real_prices as (
     select distinct ticker
-    from landed
+    from audited
     where price_source <> 'demo'
 ),
 
 eligible as (
-    select landed.*
-    from landed
+    select audited.*
+    from audited
     where
-        landed.price_source <> 'demo'
-        or landed.ticker not in (
+        audited.price_source <> 'demo'
+        or audited.ticker not in (
             select real_tickers.ticker from tickers_with_real_prices as real_tickers
         )
 ),
@@ -35,11 +65,12 @@ latest_fetch as (
         cast(volume as double) as volume,
         price_source,
         run_id,
-        fetched_at
+        fetched_at,
+        landing_file
     from eligible
     qualify row_number() over (
         partition by ticker, date
-        order by fetched_at desc, run_id desc
+        order by fetched_at desc, landing_file desc
     ) = 1
 )
 

@@ -1,0 +1,89 @@
+"""Dagster wiring of publishing: the ``published_marts`` asset, downstream of every mart and
+every check, the last step of write-audit-publish."""
+
+from datetime import UTC, datetime
+
+import dagster as dg
+
+from orchestration.paths import data_paths
+from orchestration.quality.checks import GUARDED_TABLES, LANDED_PRICES
+from orchestration.quality.publish import PUBLISHED_MARTS, publish_marts
+
+PUBLISH_DEPS = [table.asset_key for table in GUARDED_TABLES] + [
+    dg.AssetKey(["marts", "quarantined_prices"])
+]
+
+
+def blocking_check_evaluations(instance: dg.DagsterInstance, run_id: str) -> dict[str, bool]:
+    """``{"asset_key:check_name": passed}`` of every check evaluated in this run."""
+    evaluations = {}
+    for record in instance.all_logs(run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION):
+        evaluation = record.dagster_event.event_specific_data
+        evaluations[f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}"] = (
+            evaluation.passed
+        )
+    return evaluations
+
+
+def gate_failures(evaluations: dict[str, bool], required: list[str]) -> list[str]:
+    """Required checks that failed, or did not run in this run."""
+    return [
+        f"{name} {'failed' if name in evaluations else 'did not run in this run'}"
+        for name in required
+        if not evaluations.get(name, False)
+    ]
+
+
+def required_checks() -> list[str]:
+    """The blocking checks that must pass, in this run, before anything is published."""
+    from orchestration.quality.checks import critical_check_name
+
+    names = [
+        f"{t.asset_key.to_user_string()}:{critical_check_name(t.suite)}" for t in GUARDED_TABLES
+    ]
+    return [
+        f"{LANDED_PRICES.to_user_string()}:gx_raw_prices_critical",
+        f"{LANDED_PRICES.to_user_string()}:curated_price_sources_readable",
+        *names,
+    ]
+
+
+@dg.asset(
+    group_name="publish",
+    kinds={"duckdb", "parquet"},
+    deps=PUBLISH_DEPS,
+    description=(
+        "The validated marts, copied atomically to <data dir>/published/marts.duckdb and "
+        "<data dir>/published/parquet/<mart>.parquet for BI tools, with a _published_runs "
+        "table. Runs only when every blocking check of this run passed; otherwise the previous "
+        "published files stay exactly as they were."
+    ),
+)
+def published_marts(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+    evaluations = blocking_check_evaluations(context.instance, context.run_id)
+    failures = gate_failures(evaluations, required_checks())
+    if failures:
+        raise dg.Failure(
+            description="nothing published: " + "; ".join(failures),
+            metadata={"failed_or_missing_checks": dg.MetadataValue.json(failures)},
+        )
+    paths = data_paths()
+    report = publish_marts(
+        paths.warehouse,
+        paths.published,
+        run_id=context.run_id,
+        published_at=datetime.now(UTC),
+        check_summary=evaluations,
+    )
+    return dg.MaterializeResult(
+        metadata={
+            "duckdb": dg.MetadataValue.path(str(report.duckdb_path)),
+            "parquet": dg.MetadataValue.path(str(report.parquet_dir)),
+            "row_counts": dg.MetadataValue.json(report.row_counts),
+            "marts": dg.MetadataValue.json(list(PUBLISHED_MARTS)),
+            "checks_passed": dg.MetadataValue.int(sum(evaluations.values())),
+            "checks_failed_warn": dg.MetadataValue.int(
+                len(evaluations) - sum(evaluations.values())
+            ),
+        }
+    )

@@ -1,0 +1,141 @@
+"""Running a suite from ``expectations/`` on a pandas frame with Great Expectations.
+
+GX cannot validate DuckDB through SQL, so every dataset is read into pandas (only the rows
+that need validating) and validated here. GX is imported lazily: its import costs seconds, and
+only the check steps need it. Results go to a file-backed GX context under
+``<data dir>/quality/gx``, and every validation refreshes the Data Docs site under
+``<data dir>/quality/data_docs``.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Mapping
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from orchestration.quality.outcomes import ExpectationOutcome, SuiteOutcome
+from orchestration.quality.suites import load_suite_document
+
+DATASOURCE = "hashpivot"
+DOCS_SITE = "hashpivot"
+_MAX_OBSERVED_CHARS = 200
+
+
+class GxValidator:
+    """One GX context for a run; validates frames and keeps the Data Docs up to date."""
+
+    def __init__(self, quality_dir: Path) -> None:
+        self.quality_dir = quality_dir
+
+    @property
+    def data_docs_index(self) -> Path:
+        return self.quality_dir / "data_docs" / "index.html"
+
+    @cached_property
+    def _gx(self) -> Any:
+        os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+        warnings.filterwarnings("ignore", module="great_expectations")
+        import great_expectations
+
+        return great_expectations
+
+    @cached_property
+    def _context(self) -> Any:
+        context = self._gx.get_context(mode="file", project_root_dir=str(self.quality_dir))
+        if DOCS_SITE not in (context.get_config().data_docs_sites or {}):
+            context.add_data_docs_site(
+                site_name=DOCS_SITE,
+                site_config={
+                    "class_name": "SiteBuilder",
+                    "store_backend": {
+                        "class_name": "TupleFilesystemStoreBackend",
+                        "base_directory": str(self.data_docs_index.parent),
+                    },
+                    "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+                },
+            )
+        return context
+
+    def validate(
+        self, suite_name: str, frame: pd.DataFrame, parameters: Mapping[str, Any] | None = None
+    ) -> SuiteOutcome:
+        """Validate ``frame`` against the suite; ``parameters`` fill its ``$PARAMETER``s."""
+        gx, context = self._gx, self._context
+        document = load_suite_document(suite_name)
+        suite = context.suites.add_or_update(
+            gx.ExpectationSuite(
+                name=document["name"],
+                expectations=document["expectations"],
+                meta=document.get("meta", {}),
+                notes=document.get("notes"),
+            )
+        )
+        checkpoint = context.checkpoints.add_or_update(
+            gx.Checkpoint(
+                name=suite_name,
+                validation_definitions=[
+                    context.validation_definitions.add_or_update(
+                        gx.ValidationDefinition(
+                            name=suite_name, data=self._batch_definition(suite_name), suite=suite
+                        )
+                    )
+                ],
+                actions=[gx.checkpoint.UpdateDataDocsAction(name="docs", site_names=[DOCS_SITE])],
+                result_format={"result_format": "COMPLETE"},
+            )
+        )
+        rows = frame.reset_index(drop=True)
+        result = checkpoint.run(
+            batch_parameters={"dataframe": rows}, expectation_parameters=dict(parameters or {})
+        )
+        (validation,) = result.run_results.values()
+        return SuiteOutcome(
+            suite=suite_name,
+            row_count=len(rows),
+            expectations=tuple(_outcome(item) for item in validation.results),
+        )
+
+    def _batch_definition(self, suite_name: str) -> Any:
+        datasource = self._context.data_sources.add_or_update_pandas(DATASOURCE)
+        try:
+            asset = datasource.get_asset(suite_name)
+        except LookupError:
+            asset = datasource.add_dataframe_asset(suite_name)
+        try:
+            return asset.get_batch_definition("whole_frame")
+        except KeyError:
+            return asset.add_batch_definition_whole_dataframe("whole_frame")
+
+
+def _outcome(item: Any) -> ExpectationOutcome:
+    config = item.expectation_config
+    kwargs = config.kwargs
+    result = item.result or {}
+    observed = result.get("observed_value")
+    error = None
+    if item.exception_info and item.exception_info.get("raised_exception"):
+        error = str(item.exception_info.get("exception_message"))
+    return ExpectationOutcome(
+        rule=config.meta.get("rule", config.type),
+        expectation_type=config.type,
+        column=kwargs.get("column") or _pair_or_list(kwargs),
+        severity=str(getattr(config.severity, "value", config.severity)),
+        success=bool(item.success),
+        unexpected_count=int(result.get("unexpected_count") or 0),
+        unexpected_rows=tuple(int(i) for i in result.get("unexpected_index_list") or ()),
+        observed_value=None if observed is None else str(observed)[:_MAX_OBSERVED_CHARS],
+        error=error,
+    )
+
+
+def _pair_or_list(kwargs: Mapping[str, Any]) -> str | None:
+    if "column_A" in kwargs:
+        return f"{kwargs['column_A']} vs {kwargs['column_B']}"
+    if "column_list" in kwargs:
+        return ", ".join(kwargs["column_list"])
+    return None

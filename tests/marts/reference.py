@@ -1,0 +1,520 @@
+"""An independent pandas reference of the financial marts, written from their definitions.
+
+The dbt models compute the same metrics in SQL; this module is deliberately written without
+looking at them, in the most direct pandas we could think of (clarity over speed), so that a
+test comparing the two catches a mistake in either. Every function quotes the definition it
+implements.
+
+Conventions used throughout:
+
+* Price basis: every return uses ``adj_close``; the ``close`` column of the miner mart is the
+  raw close.
+* "Trading days" of a ticker are the dates it has a row.
+* A NULL of the marts is NaN (numbers) or NaT (dates) here.
+* Prices dated after the requested as-of date R are not visible to any computation.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from orchestration.extract.csv_source import read_price_folder
+
+SEEDS_DIR = Path(__file__).resolve().parents[2] / "dbt_project" / "seeds"
+
+MINER_SEGMENT = "bitcoin_miner"
+HYPERSCALER_SEGMENT = "hyperscaler"
+OTHER_SEGMENT = "other"
+BTC = "BTC-USD"
+NVDA = "NVDA"
+QQQ = "QQQ"
+TERMINATED = "terminated"
+TRADING_DAYS_PER_YEAR = 252
+
+MINER_COLUMNS = [
+    "ticker",
+    "is_ai_pivoted",
+    "first_ai_contract_date",
+    "ai_contract_count",
+    "contracted_it_mw",
+    "contracted_value_usd",
+    "as_of_date",
+    "close",
+    "return_1m",
+    "return_3m",
+    "return_ytd",
+    "return_1y",
+    "return_since_first_contract",
+    "volatility_1y",
+    "max_drawdown_1y",
+    "beta_btc_1y",
+    "corr_btc_1y",
+    "beta_nvda_1y",
+    "corr_nvda_1y",
+    "excess_return_1y_vs_btc",
+    "price_source",
+]
+EVENT_COLUMNS = [
+    "contract_id",
+    "ticker",
+    "event_date",
+    "return_day0",
+    "car_m1_p1",
+    "car_0_p5",
+    "car_0_p20",
+    "volume_ratio_day0",
+]
+INDEX_COLUMNS = ["date", "basket", "daily_return", "index_level"]
+BASKETS = ["pivoted_miners", "other_miners", "hyperscalers", "nvda", "btc"]
+
+NAN = float("nan")
+
+
+# --------------------------------------------------------------------------------------------
+# Inputs
+
+
+def load_companies(path: Path | None = None) -> pd.DataFrame:
+    """The companies seed (ticker, segment, prices_valid_from as a Timestamp or NaT, ...)."""
+    companies = pd.read_csv(path or SEEDS_DIR / "companies.csv", dtype=str, keep_default_na=False)
+    valid_from = companies.get("prices_valid_from", pd.Series("", index=companies.index))
+    companies["prices_valid_from"] = pd.to_datetime(valid_from.where(valid_from != ""))
+    return companies
+
+
+def load_contracts(path: Path | None = None) -> pd.DataFrame:
+    """The AI hosting contracts seed; announced_on a Timestamp, it_mw/value floats (NaN = NULL)."""
+    contracts = pd.read_csv(path or SEEDS_DIR / "ai_hosting_contracts.csv", dtype=str)
+    contracts["announced_on"] = pd.to_datetime(contracts["announced_on"])
+    contracts["it_mw"] = pd.to_numeric(contracts["it_mw"]).astype(float)
+    contracts["contract_value_usd"] = pd.to_numeric(contracts["contract_value_usd"]).astype(float)
+    return contracts
+
+
+def apply_valid_from(prices: pd.DataFrame, companies: pd.DataFrame) -> pd.DataFrame:
+    """Drop a ticker's rows dated before its companies.prices_valid_from.
+
+    (CORZ before 2024-01-24 and HUT before 2023-12-01 belong to other securities.) Tickers
+    with no valid-from date, or not in companies.csv at all, keep every row.
+    """
+    valid_from = dict(zip(companies["ticker"], companies["prices_valid_from"], strict=True))
+    keep = []
+    for ticker, day in zip(prices["ticker"], prices["date"], strict=True):
+        start = valid_from.get(ticker, pd.NaT)
+        keep.append(pd.isna(start) or day >= start)
+    return prices[keep].reset_index(drop=True)
+
+
+def load_sample_prices(price_dir: Path, companies: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Every price file of ``price_dir`` (the product's CSV parser), valid-from filter applied.
+
+    Columns: ticker, date (datetime64 midnight), open, high, low, close, adj_close, volume.
+    Raises if any file failed to parse: the reference must see the same data as the product.
+    """
+    frame, failures = read_price_folder(Path(price_dir))
+    if failures:
+        raise ValueError(f"price files that did not parse: {failures}")
+    frame = frame.assign(ticker=frame["ticker"].astype(str))
+    return apply_valid_from(frame, load_companies() if companies is None else companies)
+
+
+# --------------------------------------------------------------------------------------------
+# Building blocks
+
+
+def requested_as_of(prices: pd.DataFrame, as_of: date | str | None) -> pd.Timestamp:
+    """R: the requested as-of date; default = the max date over all prices."""
+    return prices["date"].max() if as_of is None else pd.Timestamp(as_of)
+
+
+def visible_prices(prices: pd.DataFrame, requested: pd.Timestamp) -> pd.DataFrame:
+    """The rows dated on or before R (prices after R are not visible)."""
+    return prices[prices["date"] <= requested]
+
+
+def history(prices: pd.DataFrame, ticker: str) -> pd.DataFrame:
+    """One ticker's rows sorted by date, indexed 0..n-1, with its daily_return.
+
+    daily_return(ticker, d) = adj_close(d) / adj_close(previous trading day of that ticker) - 1;
+    NULL on its first row.
+    """
+    rows = prices[prices["ticker"] == ticker].sort_values("date").reset_index(drop=True)
+    rows["daily_return"] = rows["adj_close"] / rows["adj_close"].shift(1) - 1
+    return rows
+
+
+def price_on_or_before(rows: pd.DataFrame, day: pd.Timestamp) -> float:
+    """P(x): adj_close on the ticker's last trading day on or before x (NaN if none).
+
+    ``rows`` is one ticker's history sorted by date, so the rows on or before x are the first
+    ``searchsorted(x, side="right")`` ones.
+    """
+    count_on_or_before = int(rows["date"].searchsorted(day, side="right"))
+    return float(rows["adj_close"].iloc[count_on_or_before - 1]) if count_on_or_before else NAN
+
+
+def simple_return(end_price: float, start_price: float) -> float:
+    """end / start - 1, NaN when either price is NaN."""
+    return end_price / start_price - 1
+
+
+def counting_contracts(contracts: pd.DataFrame, requested: pd.Timestamp) -> pd.DataFrame:
+    """Contracts that count: announced_on <= R and status <> 'terminated'."""
+    counts = (contracts["announced_on"] <= requested) & (contracts["status"] != TERMINATED)
+    return contracts[counts]
+
+
+def event_date(rows: pd.DataFrame, announced_on: pd.Timestamp) -> pd.Timestamp:
+    """A contract's event_date: the miner's first trading day on or after announced_on (or NaT)."""
+    after = rows[rows["date"] >= announced_on]
+    return after["date"].iloc[0] if len(after) else pd.NaT
+
+
+def first_contract_event_date(rows: pd.DataFrame, ticker_contracts: pd.DataFrame) -> pd.Timestamp:
+    """E: event_date of the ticker's counting contract with the earliest announced_on (or NaT)."""
+    if ticker_contracts.empty:
+        return pd.NaT
+    return event_date(rows, ticker_contracts["announced_on"].min())
+
+
+def segments(companies: pd.DataFrame) -> dict[str, str]:
+    """Ticker -> segment (a ticker not in companies.csv is segment 'other')."""
+    return dict(zip(companies["ticker"], companies["segment"], strict=True))
+
+
+# --------------------------------------------------------------------------------------------
+# miner_ai_pivot_performance
+
+
+def one_year_window(rows: pd.DataFrame, as_of_date: pd.Timestamp) -> pd.DataFrame | None:
+    """W: trading days d with A - 1 year < d <= A, or None when the window lacks data.
+
+    A 1-year metric is NULL unless the miner has a trading day on or before A - 1 year
+    ("a window that lacks data gives NULL, never a guess").
+    """
+    start = as_of_date - pd.DateOffset(years=1)
+    if math.isnan(price_on_or_before(rows, start)):
+        return None
+    return rows[(rows["date"] > start) & (rows["date"] <= as_of_date)]
+
+
+def volatility(window: pd.DataFrame) -> float:
+    """volatility_1y = sample std (ddof=1) of daily_return over d in W, x sqrt(252).
+
+    Each return is against the previous trading day, which may lie before the window.
+    """
+    return float(window["daily_return"].std(ddof=1)) * math.sqrt(TRADING_DAYS_PER_YEAR)
+
+
+def max_drawdown(window: pd.DataFrame) -> float:
+    """max_drawdown_1y = min over d in W of adj_close(d) / max(adj_close(d'), d' in W, d' <= d) - 1.
+
+    The running max is taken within the window only.
+    """
+    prices = window["adj_close"]
+    return float((prices / prices.cummax() - 1).min())
+
+
+def beta_and_corr(
+    rows: pd.DataFrame, window: pd.DataFrame, benchmark: pd.DataFrame
+) -> tuple[float, float]:
+    """(beta, corr) of the miner's daily returns against benchmark X over W.
+
+    For each d in W with previous miner trading day p: r_m = adj_close(d)/adj_close(p) - 1 and
+    r_x = PX(d)/PX(p) - 1, PX(x) = X's adj_close on its last trading day <= x (BTC's return spans
+    weekends; if d and p map to the same X day, r_x = 0). Pairs where both are non-null are
+    kept; NULL if fewer than 3. beta = sample cov(r_m, r_x) / sample var(r_x) (ddof=1 both);
+    corr = Pearson correlation.
+    """
+    pairs = []
+    for position in window.index:
+        if position == 0:
+            continue  # no previous trading day (cannot happen in a valid window)
+        day = rows.loc[position, "date"]
+        previous = rows.loc[position - 1, "date"]
+        r_m = rows.loc[position, "adj_close"] / rows.loc[position - 1, "adj_close"] - 1
+        r_x = price_on_or_before(benchmark, day) / price_on_or_before(benchmark, previous) - 1
+        pairs.append((r_m, r_x))
+    frame = pd.DataFrame(pairs, columns=["r_m", "r_x"], dtype=float).dropna()
+    if len(frame) < 3:
+        return NAN, NAN
+    covariance = frame["r_m"].cov(frame["r_x"], ddof=1)
+    variance = frame["r_x"].var(ddof=1)
+    beta = covariance / variance if variance != 0 else NAN
+    corr = float(frame["r_m"].corr(frame["r_x"]))
+    return float(beta), corr
+
+
+def contract_sum(values: pd.Series) -> float:
+    """Sum of the non-null values; 0.0 with no contracts; NULL if every value is null."""
+    if values.empty:
+        return 0.0
+    return float(values.sum(min_count=1))
+
+
+def miner_performance(
+    prices: pd.DataFrame,
+    companies: pd.DataFrame,
+    contracts: pd.DataFrame,
+    as_of: date | str | None = None,
+    price_source: str = "csv",
+) -> pd.DataFrame:
+    """One row per miner (segment bitcoin_miner) of the companies seed. A miner with no
+    trading day <= R keeps its contract columns; its price columns are all NULL.
+
+    - A = the miner's latest trading date <= R (as_of_date); close = the raw close at A.
+    - P(x) = adj_close on the last trading day on or before x (NULL if none).
+    - return_1m/3m/1y = P(A) / P(A - 1 month / 3 months / 1 year) - 1, month and year
+      subtraction clamping to month end (2025-03-31 - 1 month = 2025-02-28).
+    - return_ytd = P(A) / P(Dec 31 of year(A) - 1) - 1.
+    - Counting contracts: announced_on <= R, status <> 'terminated'. ai_contract_count = their
+      count; is_ai_pivoted = count > 0; contracted_it_mw / contracted_value_usd = sum of the
+      non-null values (0.0 with no contract, NULL if all are null).
+    - first_ai_contract_date = min(announced_on); E = event_date of that contract (first
+      trading day on or after announced_on). return_since_first_contract = P(A) /
+      adj_close(last trading day strictly before E) - 1; NULL if not pivoted, E NULL or no day.
+    - 1-year metrics over W (A - 1 year < d <= A), NULL unless P(A - 1 year) exists:
+      volatility_1y, max_drawdown_1y, beta/corr vs BTC-USD and NVDA, and
+      excess_return_1y_vs_btc = return_1y - (PBTC(A) / PBTC(A - 1 year) - 1).
+    """
+    requested = requested_as_of(prices, as_of)
+    visible = visible_prices(prices, requested)
+    counting = counting_contracts(contracts, requested)
+    btc = history(visible, BTC)
+    nvda = history(visible, NVDA)
+    miners = sorted(t for t, segment in segments(companies).items() if segment == MINER_SEGMENT)
+
+    records = []
+    for ticker in miners:
+        rows = history(visible, ticker)
+        if rows.empty:
+            records.append(contract_columns_only(ticker, counting))
+            continue
+        as_of_date = rows["date"].iloc[-1]
+        latest = price_on_or_before(rows, as_of_date)
+
+        def trailing(offset: pd.DateOffset, rows=rows, latest=latest, as_of_date=as_of_date):
+            return simple_return(latest, price_on_or_before(rows, as_of_date - offset))
+
+        mine = counting[counting["ticker"] == ticker]
+        count = len(mine)
+        first_date = mine["announced_on"].min() if count else pd.NaT
+        since_first = NAN
+        if count:
+            first_event = first_contract_event_date(rows, mine)
+            before = rows[rows["date"] < first_event] if pd.notna(first_event) else rows.iloc[:0]
+            if len(before):
+                since_first = simple_return(latest, float(before["adj_close"].iloc[-1]))
+
+        window = one_year_window(rows, as_of_date)
+        year_ago = as_of_date - pd.DateOffset(years=1)
+        if window is None:
+            vol = drawdown = beta_btc = corr_btc = beta_nvda = corr_nvda = excess = NAN
+        else:
+            vol = volatility(window)
+            drawdown = max_drawdown(window)
+            beta_btc, corr_btc = beta_and_corr(rows, window, btc)
+            beta_nvda, corr_nvda = beta_and_corr(rows, window, nvda)
+            btc_1y = simple_return(
+                price_on_or_before(btc, as_of_date), price_on_or_before(btc, year_ago)
+            )
+            excess = trailing(pd.DateOffset(years=1)) - btc_1y
+
+        last_year_end = pd.Timestamp(year=as_of_date.year - 1, month=12, day=31)
+        records.append(
+            {
+                "ticker": ticker,
+                "is_ai_pivoted": count > 0,
+                "first_ai_contract_date": first_date,
+                "ai_contract_count": count,
+                "contracted_it_mw": contract_sum(mine["it_mw"]),
+                "contracted_value_usd": contract_sum(mine["contract_value_usd"]),
+                "as_of_date": as_of_date,
+                "close": float(rows["close"].iloc[-1]),
+                "return_1m": trailing(pd.DateOffset(months=1)),
+                "return_3m": trailing(pd.DateOffset(months=3)),
+                "return_ytd": simple_return(latest, price_on_or_before(rows, last_year_end)),
+                "return_1y": trailing(pd.DateOffset(years=1)),
+                "return_since_first_contract": since_first,
+                "volatility_1y": vol,
+                "max_drawdown_1y": drawdown,
+                "beta_btc_1y": beta_btc,
+                "corr_btc_1y": corr_btc,
+                "beta_nvda_1y": beta_nvda,
+                "corr_nvda_1y": corr_nvda,
+                "excess_return_1y_vs_btc": excess,
+                "price_source": price_source,
+            }
+        )
+    result = pd.DataFrame.from_records(records, columns=MINER_COLUMNS)
+    result["is_ai_pivoted"] = result["is_ai_pivoted"].astype(bool)
+    for column in ("first_ai_contract_date", "as_of_date"):
+        result[column] = pd.to_datetime(result[column])
+    return result
+
+
+def contract_columns_only(ticker: str, counting: pd.DataFrame) -> dict[str, object]:
+    """The row of a miner without prices: its contracts, and NULL for every price metric."""
+    mine = counting[counting["ticker"] == ticker]
+    row: dict[str, object] = dict.fromkeys(MINER_COLUMNS, NAN)
+    row.update(
+        ticker=ticker,
+        is_ai_pivoted=len(mine) > 0,
+        first_ai_contract_date=mine["announced_on"].min() if len(mine) else pd.NaT,
+        ai_contract_count=len(mine),
+        contracted_it_mw=contract_sum(mine["it_mw"]),
+        contracted_value_usd=contract_sum(mine["contract_value_usd"]),
+        as_of_date=pd.NaT,
+        price_source=None,
+    )
+    return row
+
+
+# --------------------------------------------------------------------------------------------
+# fct_contract_announcement_returns
+
+
+def cumulative_abnormal_return(abnormal: pd.Series, first: int, last: int) -> float:
+    """sum AR(i) for i in first..last; NULL if an index is out of range (< 1 or > n-1) or a
+    term is NULL."""
+    if first < 1 or last > len(abnormal) - 1:
+        return NAN
+    terms = abnormal.loc[first:last]
+    return NAN if terms.isna().any() else float(terms.sum())
+
+
+def contract_announcement_returns(
+    prices: pd.DataFrame,
+    contracts: pd.DataFrame,
+    as_of: date | str | None = None,
+    benchmark: str = QQQ,
+) -> pd.DataFrame:
+    """One row per counting contract (announced_on <= R, status <> 'terminated'), vs QQQ.
+
+    - The miner's trading days (only those <= A, its as-of date: prices after R are not
+      visible) are indexed 0..n-1; e = index of event_date (first trading day >= announced_on).
+    - r_m(i) = adj(i)/adj(i-1) - 1; r_q(i) = PQ(date_i)/PQ(date_{i-1}) - 1, PQ = QQQ's last
+      adj_close <= date; AR(i) = r_m(i) - r_q(i).
+    - return_day0 = r_m(e); car_m1_p1 = sum AR(e-1..e+1); car_0_p5 = sum AR(e..e+5);
+      car_0_p20 = sum AR(e..e+20). NULL when an index is out of range (< 1 or > n-1) or a
+      term is NULL.
+    - volume_ratio_day0 = volume(e) / mean(volume(e-20..e-1)); NULL with fewer than 20 prior
+      trading days or a mean of 0/NULL.
+
+    A counting contract whose miner has no visible trading day on or after announced_on still
+    gets a row, with every metric NULL.
+    """
+    requested = requested_as_of(prices, as_of)
+    visible = visible_prices(prices, requested)
+    quotes = history(visible, benchmark)
+
+    records = []
+    counting = counting_contracts(contracts, requested).sort_values("contract_id")
+    for contract in counting.itertuples(index=False):
+        rows = history(visible, contract.ticker)
+        day = event_date(rows, contract.announced_on)
+        record = {
+            "contract_id": contract.contract_id,
+            "ticker": contract.ticker,
+            "event_date": day,
+            "return_day0": NAN,
+            "car_m1_p1": NAN,
+            "car_0_p5": NAN,
+            "car_0_p20": NAN,
+            "volume_ratio_day0": NAN,
+        }
+        if pd.notna(day):
+            e = int(rows.index[rows["date"] == day][0])
+            r_m = rows["daily_return"]
+            q_prices = pd.Series([price_on_or_before(quotes, d) for d in rows["date"]])
+            r_q = q_prices / q_prices.shift(1) - 1
+            abnormal = r_m - r_q
+            record["return_day0"] = float(r_m.loc[e]) if e >= 1 else NAN
+            record["car_m1_p1"] = cumulative_abnormal_return(abnormal, e - 1, e + 1)
+            record["car_0_p5"] = cumulative_abnormal_return(abnormal, e, e + 5)
+            record["car_0_p20"] = cumulative_abnormal_return(abnormal, e, e + 20)
+            if e >= 20:
+                prior_mean = rows["volume"].loc[e - 20 : e - 1].mean()
+                if pd.notna(prior_mean) and prior_mean != 0:
+                    record["volume_ratio_day0"] = float(rows["volume"].loc[e] / prior_mean)
+        records.append(record)
+    result = pd.DataFrame.from_records(records, columns=EVENT_COLUMNS)
+    result["event_date"] = pd.to_datetime(result["event_date"])
+    return result
+
+
+# --------------------------------------------------------------------------------------------
+# miner_pivot_index_daily
+
+
+def pivot_index_daily(
+    prices: pd.DataFrame,
+    companies: pd.DataFrame,
+    contracts: pd.DataFrame,
+    as_of: date | str | None = None,
+) -> pd.DataFrame:
+    """Equal-weighted daily basket returns and a base-100 index, dates <= R.
+
+    - Baskets: pivoted_miners, other_miners, hyperscalers (segment hyperscaler), nvda (NVDA),
+      btc (BTC-USD).
+    - A miner's daily returns count in pivoted_miners on its trading days d > E (E = event date
+      of its first counting contract; the event-day return is not captured); on d <= E, and
+      always if it never pivoted (or E is NULL), they count in other_miners.
+    - basket daily_return(d) = mean of the non-null daily_returns of its members that traded
+      on d; rows only for dates with >= 1 member return.
+    - F = the earliest date on which all 5 baskets have a row. index_level(F) = 100, then
+      index_level(d) = index_level(previous row of that basket) x (1 + daily_return(d)). Only
+      rows with date >= F.
+    """
+    requested = requested_as_of(prices, as_of)
+    visible = visible_prices(prices, requested)
+    counting = counting_contracts(contracts, requested)
+    segment_of = segments(companies)
+
+    members = []  # (date, basket, daily_return) of every member return
+    for ticker in sorted(visible["ticker"].unique()):
+        rows = history(visible, ticker)
+        segment = segment_of.get(ticker, OTHER_SEGMENT)
+        if segment == MINER_SEGMENT:
+            first_event = first_contract_event_date(rows, counting[counting["ticker"] == ticker])
+            for day, value in zip(rows["date"], rows["daily_return"], strict=True):
+                pivoted = pd.notna(first_event) and day > first_event
+                members.append((day, "pivoted_miners" if pivoted else "other_miners", value))
+        other_baskets = [
+            basket
+            for basket, member in (
+                ("hyperscalers", segment == HYPERSCALER_SEGMENT),
+                ("nvda", ticker == NVDA),
+                ("btc", ticker == BTC),
+            )
+            if member
+        ]
+        for basket in other_baskets:
+            for day, value in zip(rows["date"], rows["daily_return"], strict=True):
+                members.append((day, basket, value))
+
+    returns = pd.DataFrame(members, columns=["date", "basket", "daily_return"])
+    returns = returns.dropna(subset=["daily_return"])
+    baskets = returns.groupby(["date", "basket"], as_index=False)["daily_return"].mean()
+
+    baskets_per_day = baskets.groupby("date")["basket"].nunique()
+    complete_days = baskets_per_day[baskets_per_day == len(BASKETS)].index
+    if len(complete_days) == 0:
+        return pd.DataFrame(columns=INDEX_COLUMNS)
+    first_common = complete_days.min()
+
+    frames = []
+    for basket in BASKETS:
+        rows = baskets[(baskets["basket"] == basket) & (baskets["date"] >= first_common)]
+        rows = rows.sort_values("date").reset_index(drop=True)
+        levels = []
+        for value in rows["daily_return"]:
+            levels.append(100.0 if not levels else levels[-1] * (1 + value))
+        frames.append(rows.assign(index_level=np.array(levels, dtype=float)))
+    result = pd.concat(frames, ignore_index=True)[INDEX_COLUMNS]
+    return result.sort_values(["date", "basket"]).reset_index(drop=True)
