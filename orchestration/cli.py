@@ -108,14 +108,62 @@ def format_summary(result, paths: DataPaths) -> str:
         lines += _extraction_lines(extraction)
     for step_key, message in _step_failures(result):
         lines.append(f"  FAILED step {step_key}: {message}")
+    evaluations = result.get_asset_check_evaluations()
+    lines += check_lines(evaluations)
+    lines += quality_table(evaluations)
+    published = _materialization_metadata(result, "published_marts")
+    lines.append(
+        "published: yes, "
+        + f"{sum(published['row_counts'].values())} rows in {len(published['row_counts'])} marts"
+        if published
+        else "published: NO (the published copy is unchanged from the last good run)"
+    )
     lines += [
         "outputs:",
         f"  landing zone : {paths.landing_prices}",
-        f"  warehouse    : {paths.warehouse}",
-        f"  published    : {paths.published}",
+        f"  warehouse    : {paths.warehouse} (the pipeline's; BI tools read published/)",
+        f"  published    : {paths.published_duckdb} and {paths.published_parquet}/",
+        f"  data docs    : {paths.quality / 'data_docs' / 'index.html'}",
         f"  dagster home : {os.environ.get('DAGSTER_HOME', paths.dagster_home)} (make ui)",
     ]
     return "\n".join(lines)
+
+
+def check_lines(evaluations: list) -> list[str]:
+    """One line for the counts, then one per check that did not pass, blocking ones first."""
+    failed = [e for e in evaluations if not e.passed]
+    failed.sort(key=lambda e: (e.severity.value != "ERROR", e.asset_key.to_user_string()))
+    lines = [f"checks: {len(evaluations) - len(failed)} passed, {len(failed)} did not"]
+    for evaluation in failed:
+        kind = "BLOCKING" if evaluation.severity.value == "ERROR" else "warning"
+        description = evaluation.description or ""
+        lines.append(
+            f"  {kind} {evaluation.asset_key.to_user_string()}:{evaluation.check_name}"
+            + (f": {description}" if description else "")
+        )
+    return lines
+
+
+def quality_table(evaluations: list) -> list[str]:
+    """The data-quality summary: expectations passed and failed per GX suite in this run."""
+    rows = []
+    for evaluation in evaluations:
+        metadata = evaluation.metadata
+        if evaluation.check_name.endswith("_critical") and "suite_expectations" in metadata:
+            rows.append(
+                (
+                    Path(metadata["suite"].value).stem,
+                    metadata["suite_expectations"].value,
+                    metadata["suite_passed"].value,
+                    metadata["suite_failed"].value,
+                )
+            )
+    if not rows:
+        return ["data quality: no suite ran"]
+    width = max(len(row[0]) for row in rows)
+    lines = ["data quality:", f"  {'suite':<{width}}  expectations  passed  failed"]
+    lines += [f"  {s:<{width}}  {n:>12}  {p:>6}  {f:>6}" for s, n, p, f in sorted(rows)]
+    return lines
 
 
 def _extraction_lines(metadata: dict) -> list[str]:

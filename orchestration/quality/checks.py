@@ -93,6 +93,9 @@ def suite_check_results(
         metadata: dict[str, dg.MetadataValue] = {
             "suite": dg.MetadataValue.text(f"expectations/{outcome.suite}.json"),
             "rows_validated": dg.MetadataValue.int(outcome.row_count),
+            "suite_expectations": dg.MetadataValue.int(len(outcome.expectations)),
+            "suite_passed": dg.MetadataValue.int(outcome.passed_count),
+            "suite_failed": dg.MetadataValue.int(outcome.failed_count),
             "failed_expectations": dg.MetadataValue.json([e.describe() for e in failed]),
             "unexpected_counts": dg.MetadataValue.json(
                 {e.rule: e.unexpected_count for e in failed}

@@ -1,0 +1,140 @@
+"""The reviewed suites in expectations/, run through Great Expectations on small frames."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from orchestration.quality.checks import GUARDED_TABLES
+from orchestration.quality.gx_runner import GxValidator
+from orchestration.quality.suites import EXPECTATIONS_DIR, load_suite_document, suite_rules
+
+TODAY = pd.Timestamp("2026-11-27")
+
+
+@pytest.fixture(scope="module")
+def validator(tmp_path_factory: pytest.TempPathFactory) -> GxValidator:
+    return GxValidator(tmp_path_factory.mktemp("quality"))
+
+
+def failed_rules(outcome, severity: str = "critical") -> dict[str, tuple[int, ...]]:
+    return {
+        e.rule: e.unexpected_rows
+        for e in outcome.expectations
+        if not e.success and e.severity == severity
+    }
+
+
+def clean_prices(rows: int = 3) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "ticker": ["IREN"] * rows,
+            "date": pd.date_range("2025-01-02", periods=rows, freq="B"),
+            "open": 10.0,
+            "high": 11.0,
+            "low": 9.0,
+            "close": 10.0,
+            "adj_close": 10.0,
+            "volume": 1000.0,
+            "price_source": "csv",
+            "abs_return_in_batch": 0.01,
+        }
+    )
+
+
+def test_every_suite_file_is_guarded_and_named_after_its_file() -> None:
+    names = {path.stem for path in EXPECTATIONS_DIR.glob("*.json")}
+    assert names == {"raw_prices"} | {table.suite for table in GUARDED_TABLES}
+    for name in names:
+        rules = suite_rules(load_suite_document(name))
+        assert len(rules) == len(set(rules)), f"{name} repeats a rule name"
+
+
+def test_a_suite_without_rule_names_is_refused(tmp_path: Path, monkeypatch) -> None:
+    from orchestration.quality import suites
+
+    (tmp_path / "x.json").write_text('{"name": "x", "expectations": [{"type": "t", "kwargs": {}}]}')
+    monkeypatch.setattr(suites, "EXPECTATIONS_DIR", tmp_path)
+    with pytest.raises(ValueError, match=r"expectation 0 has no meta\.rule"):
+        suites.load_suite_document("x")
+
+
+def test_clean_prices_pass_the_raw_suite(validator: GxValidator) -> None:
+    outcome = validator.validate("raw_prices", clean_prices(), {"today": TODAY})
+    assert failed_rules(outcome) == {}
+    assert outcome.passed_count == len(outcome.expectations)
+    assert validator.data_docs_index.exists()
+
+
+def test_raw_suite_names_every_bad_row(validator: GxValidator) -> None:
+    prices = clean_prices(8)
+    prices.loc[1, "close"] = -3.0  # a negative price
+    prices.loc[2, ["high", "low"]] = [8.0, 9.0]  # high below low
+    prices.loc[3, "date"] = pd.Timestamp("2031-01-01")  # a date in the future
+    prices.loc[4, "date"] = prices.loc[5, "date"]  # a duplicate date
+    prices.loc[6, "ticker"] = "X'; DROP TABLE t; --"  # not a symbol
+    prices.loc[7, ["close", "adj_close"]] = np.nan  # a NaN price
+    outcome = validator.validate("raw_prices", prices, {"today": TODAY})
+    assert failed_rules(outcome) == {
+        "close_positive": (1,),
+        "high_not_below_low": (2,),
+        "date_not_in_future": (3,),
+        "one_row_per_ticker_and_date": (4, 5),
+        "ticker_is_a_symbol": (6,),
+        "close_not_null": (7,),
+        "adj_close_not_null": (7,),
+    }
+
+
+def test_jumps_only_warn(validator: GxValidator) -> None:
+    prices = clean_prices()
+    prices.loc[2, "abs_return_in_batch"] = 0.9
+    outcome = validator.validate("raw_prices", prices, {"today": TODAY})
+    assert failed_rules(outcome) == {}
+    assert failed_rules(outcome, "warning") == {"daily_move_below_50pct": (2,)}
+
+
+def test_contract_seed_suite_catches_bad_contracts(validator: GxValidator) -> None:
+    contracts = pd.DataFrame(
+        {
+            "contract_id": ["ok", "negative_mw", "future", "no_term"],
+            "it_mw": [100.0, -5.0, 50.0, 50.0],
+            "gross_mw": [120.0, np.nan, np.nan, np.nan],
+            "term_years": [10.0, 10.0, 10.0, 0.0],
+            "contract_value_usd": [1e9, 1e9, 1e9, 1e9],
+            "max_value_usd": [2e9, np.nan, np.nan, np.nan],
+            "announced_on": pd.to_datetime(
+                ["2025-01-02", "2025-01-02", "2027-06-01", "2025-01-02"]
+            ),
+            "source_url": ["https://a.example"] * 4,
+        }
+    )
+    outcome = validator.validate("seed_ai_hosting_contracts", contracts, {"today": TODAY})
+    assert failed_rules(outcome) == {
+        "it_mw_positive": (1,),
+        "not_announced_in_the_future": (2,),
+        "term_years_positive": (3,),
+    }
+
+
+def test_freshness_of_daily_prices_warns_against_the_as_of_date(validator: GxValidator) -> None:
+    prices = pd.DataFrame(
+        {
+            "date": pd.to_datetime(["2025-03-28", "2025-03-31"]),
+            "close": [1.0, 1.0],
+            "adj_close": [1.0, 1.0],
+            "daily_return": [0.0, 0.0],
+        }
+    )
+    stale = validator.validate(
+        "mart_fct_daily_prices", prices, {"today": TODAY, "fresh_since": pd.Timestamp("2025-04-10")}
+    )
+    assert "fresh_against_as_of_date" in failed_rules(stale, "warning")
+    assert failed_rules(stale) == {}
+    fresh = validator.validate(
+        "mart_fct_daily_prices", prices, {"today": TODAY, "fresh_since": pd.Timestamp("2025-03-27")}
+    )
+    assert failed_rules(fresh, "warning") == {}
