@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import argparse
 import csv
-import os
 import subprocess
-import sys
 from datetime import date
 from pathlib import Path
 
@@ -16,7 +14,7 @@ import pytest
 from orchestration import settings
 from orchestration.cli import _extraction_lines, build_parser, export_options, prepare_dagster_home
 from orchestration.paths import DATA_DIR_ENV, data_paths
-from tests.conftest import PROJECT_ROOT
+from tests.pipeline import run_hashpivot
 
 
 def parse(*argv: str) -> argparse.Namespace:
@@ -70,21 +68,7 @@ def test_summary_lists_sources_failures_and_warnings() -> None:
 
 
 def run_cli(data_dir: Path, *argv: str) -> subprocess.CompletedProcess[str]:
-    environ = {k: v for k, v in os.environ.items() if not k.startswith(("HASHPIVOT_", "DAGSTER_"))}
-    return subprocess.run(
-        [
-            str(Path(sys.executable).with_name("hashpivot")),
-            "run",
-            "--data-dir",
-            str(data_dir),
-            *argv,
-        ],
-        cwd=PROJECT_ROOT,
-        env=environ,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    return run_hashpivot(data_dir, *argv, timeout=600)
 
 
 def file_closes(path: Path) -> dict[str, float]:

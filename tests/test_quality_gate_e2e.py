@@ -7,11 +7,8 @@ a seed) against a copy of a data dir that already holds a clean publish."""
 from __future__ import annotations
 
 import csv
-import hashlib
-import os
 import shutil
 import subprocess
-import sys
 import time
 from collections.abc import Callable
 from datetime import date
@@ -23,6 +20,7 @@ from orchestration.extract.demo_source import generate_demo_prices
 from orchestration.extract.universe import load_companies
 from orchestration.paths import COMPANIES_SEED
 from tests.conftest import PROJECT_ROOT
+from tests.pipeline import clean_environ, hashpivot_command, published_fingerprint, run_hashpivot
 
 pytestmark = pytest.mark.slow
 
@@ -62,18 +60,7 @@ def write_clean_csvs(csv_dir: Path) -> None:
 
 
 def run_pipeline(project: Path, data_dir: Path, csv_dir: Path) -> subprocess.CompletedProcess[str]:
-    environ = {k: v for k, v in os.environ.items() if not k.startswith(("HASHPIVOT_", "DAGSTER_"))}
-    environ["PYTHONPATH"] = str(project)
-    return subprocess.run(
-        [sys.executable, "-m", "orchestration.cli", "run", "--source", "csv",
-         "--csv-dir", str(csv_dir), "--data-dir", str(data_dir)],
-        cwd=project, env=environ, capture_output=True, text=True, timeout=900,
-    )  # fmt: skip
-
-
-def fingerprint(published: Path) -> dict[str, str]:
-    files = [published / "marts.duckdb", *sorted((published / "parquet").glob("*.parquet"))]
-    return {f.name: hashlib.sha256(f.read_bytes()).hexdigest() for f in files}
+    return run_hashpivot(data_dir, "--source", "csv", "--csv-dir", str(csv_dir), project=project)
 
 
 @pytest.fixture(scope="module")
@@ -157,7 +144,7 @@ def assert_failed_and_nothing_published(
     assert "FAILED" in result.stdout
     assert "published: NO" in result.stdout
     assert expected in result.stdout, result.stdout[-4000:]
-    assert fingerprint(published) == before, "the published copy changed"
+    assert published_fingerprint(published) == before, "the published copy changed"
     assert "Traceback" not in result.stdout, output[-3000:]
 
 
@@ -169,7 +156,7 @@ def test_poisoned_prices_fail_loudly_and_publish_nothing(
     data, csv_dir = tmp_path / "data", tmp_path / "csv"
     shutil.copytree(clean_run["data"], data, symlinks=True)
     shutil.copytree(clean_run["csv"], csv_dir)
-    before = fingerprint(data / "published")
+    before = published_fingerprint(data / "published")
     poison(csv_dir)
     result = run_pipeline(clean_run["project"], data, csv_dir)
     assert_failed_and_nothing_published(result, expected, data / "published", before)
@@ -182,7 +169,7 @@ def test_poisoned_seeds_fail_loudly_and_publish_nothing(
     seed, change, expected = SEED_CASES[case]
     project, data = copy_project(tmp_path / "project"), tmp_path / "data"
     shutil.copytree(clean_run["data"], data, symlinks=True)
-    before = fingerprint(data / "published")
+    before = published_fingerprint(data / "published")
     edit_seed(project, seed, change)
     result = run_pipeline(project, data, clean_run["csv"])
     assert_failed_and_nothing_published(result, expected, data / "published", before)
@@ -227,15 +214,15 @@ def test_bi_reads_the_published_copy_while_the_pipeline_writes(clean_run, tmp_pa
         connect_args={"read_only": True},
         poolclass=NullPool,
     )
-    environ = {k: v for k, v in os.environ.items() if not k.startswith(("HASHPIVOT_", "DAGSTER_"))}
-    environ["PYTHONPATH"] = str(clean_run["project"])
     log_path = tmp_path / "pipeline.log"  # a file, not a pipe: a full pipe would stall the run
     with log_path.open("w") as log:
         pipeline = subprocess.Popen(
-            [sys.executable, "-m", "orchestration.cli", "run", "--source", "csv",
-             "--csv-dir", str(csv_dir), "--data-dir", str(data)],
-            cwd=clean_run["project"], env=environ, stdout=log, stderr=subprocess.STDOUT, text=True,
-        )  # fmt: skip
+            hashpivot_command(data, "--source", "csv", "--csv-dir", str(csv_dir)),
+            cwd=clean_run["project"],
+            env=clean_environ(clean_run["project"]),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
     queries, errors = 0, []
     deadline = time.monotonic() + 900
     while pipeline.poll() is None and time.monotonic() < deadline:

@@ -8,9 +8,7 @@ in the same places, dates equal.
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import duckdb
@@ -19,6 +17,7 @@ import pytest
 
 from tests.marts import reference as ref
 from tests.marts.compare import compare_frames, describe_differences
+from tests.pipeline import run_hashpivot
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 SAMPLE_PRICES_DIR = Path(__file__).resolve().parents[3] / "shared" / "data" / "sample_prices"
@@ -48,25 +47,8 @@ MARTS = {
 
 
 def run_product(data_dir: Path, as_of: str) -> subprocess.CompletedProcess[str]:
-    environ = {k: v for k, v in os.environ.items() if not k.startswith(("HASHPIVOT_", "DAGSTER_"))}
-    return subprocess.run(
-        [
-            str(Path(sys.executable).with_name("hashpivot")),
-            "run",
-            "--source",
-            "csv",
-            "--csv-dir",
-            str(SAMPLE_PRICES_DIR),
-            "--as-of",
-            as_of,
-            "--data-dir",
-            str(data_dir),
-        ],
-        cwd=PROJECT_ROOT,
-        env=environ,
-        capture_output=True,
-        text=True,
-        timeout=1200,
+    return run_hashpivot(
+        data_dir, "--source", "csv", "--csv-dir", str(SAMPLE_PRICES_DIR), "--as-of", as_of
     )
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -11,6 +10,7 @@ import pytest
 
 from orchestration.quality.assets import gate_failures, required_checks
 from orchestration.quality.publish import publish_marts
+from tests.pipeline import published_fingerprint
 
 MARTS = ("prices", "performance")
 NOW = datetime(2026, 11, 27, tzinfo=UTC)
@@ -25,12 +25,6 @@ def make_warehouse(path: Path, rows: int, marts=MARTS) -> Path:
                 f"from range({rows})"
             )
     return path
-
-
-def fingerprint(published: Path) -> dict[str, str]:
-    """Hash of every published file, following the parquet symlink."""
-    files = [published / "marts.duckdb", *sorted((published / "parquet").glob("*.parquet"))]
-    return {f.name: hashlib.sha256(f.read_bytes()).hexdigest() for f in files}
 
 
 def publish(warehouse: Path, published: Path, run_id: str, marts=MARTS):
@@ -74,13 +68,13 @@ def test_each_publish_appends_to_the_run_log_and_keeps_two_versions(tmp_path: Pa
 def test_a_failed_publish_leaves_the_previous_copy_byte_for_byte(tmp_path: Path) -> None:
     published = tmp_path / "published"
     publish(make_warehouse(tmp_path / "good.duckdb", rows=4), published, "good")
-    before = fingerprint(published)
+    before = published_fingerprint(published)
     broken = make_warehouse(
         tmp_path / "broken.duckdb", rows=9, marts=("prices",)
     )  # one mart missing
     with pytest.raises(duckdb.CatalogException):
         publish(broken, published, "broken")
-    assert fingerprint(published) == before
+    assert published_fingerprint(published) == before
     assert not list(published.glob(".*tmp"))
     assert not (published / "versions" / "broken").exists()
 
