@@ -129,6 +129,16 @@ def format_summary(result, paths: DataPaths) -> str:
     return "\n".join(lines)
 
 
+def publish_line(result) -> str:
+    published = _materialization_metadata(result, "published_marts")
+    if published:
+        counts = published["row_counts"]
+        return f"published: yes, {sum(counts.values())} rows in {len(counts)} marts"
+    if result.success:
+        return "published: unchanged (nothing new since the last publish; dbt build skipped)"
+    return "published: NO (the published copy is unchanged from the last good run)"
+
+
 def check_lines(evaluations: list) -> list[str]:
     """One line for the counts, then one per check that did not pass, blocking ones first."""
     failed = [e for e in evaluations if not e.passed]

@@ -105,3 +105,24 @@ def test_a_changed_seed_file_changes_its_code_version(tmp_path, monkeypatch) -> 
     before = translator.get_code_version(props)
     seed.write_text("ticker\nIREN\nCIFR\n")
     assert translator.get_code_version(props) != before
+
+
+def test_the_inputs_fingerprint_changes_with_what_dbt_reads(tmp_path) -> None:
+    """A rerun skips dbt only when nothing it reads changed: project files, ledger, vars."""
+    from orchestration.transform.dbt import build_inputs_fingerprint
+
+    project, quality = tmp_path / "dbt", tmp_path / "quality"
+    (project / "seeds").mkdir(parents=True)
+    (project / "seeds" / "companies.csv").write_text("ticker\nIREN\n")
+    (quality / "ledger" / "accepted").mkdir(parents=True)
+    first = build_inputs_fingerprint(project, quality, {})
+    assert build_inputs_fingerprint(project, quality, {}) == first
+    (quality / "ledger" / "accepted" / "run-2.parquet").write_bytes(b"x")
+    after_audit = build_inputs_fingerprint(project, quality, {})
+    assert after_audit != first
+    (project / "seeds" / "companies.csv").write_text("ticker\nIREN\nCIFR\n")
+    after_seed_edit = build_inputs_fingerprint(project, quality, {})
+    assert after_seed_edit != after_audit
+    assert (
+        build_inputs_fingerprint(project, quality, {"as_of_date": "2025-04-04"}) != after_seed_edit
+    )

@@ -8,6 +8,7 @@ import dagster as dg
 from orchestration.paths import data_paths
 from orchestration.quality.checks import GUARDED_TABLES, LANDED_PRICES
 from orchestration.quality.publish import PUBLISHED_MARTS, publish_marts
+from orchestration.transform.dbt import current_inputs_fingerprint, published_fingerprint_path
 
 PUBLISH_DEPS = [table.asset_key for table in GUARDED_TABLES] + [
     dg.AssetKey(["marts", "quarantined_prices"])
@@ -68,6 +69,7 @@ def published_marts(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
             metadata={"failed_or_missing_checks": dg.MetadataValue.json(failures)},
         )
     paths = data_paths()
+    fingerprint = current_inputs_fingerprint()
     report = publish_marts(
         paths.warehouse,
         paths.published,
@@ -75,6 +77,8 @@ def published_marts(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
         published_at=datetime.now(UTC),
         check_summary=evaluations,
     )
+    # Recorded last, so a failed publish never lets the next run skip its rebuild.
+    published_fingerprint_path().write_text(fingerprint + "\n")
     return dg.MaterializeResult(
         metadata={
             "duckdb": dg.MetadataValue.path(str(report.duckdb_path)),

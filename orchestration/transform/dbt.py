@@ -102,6 +102,42 @@ def dbt_build_args(vars_: Mapping[str, str]) -> list[str]:
     return ["build", "--vars", json.dumps(dict(vars_))] if vars_ else ["build"]
 
 
+def build_inputs_fingerprint(project_dir: Path, quality_dir: Path, vars_: Mapping[str, str]) -> str:
+    """What the warehouse is built from: the dbt project's files, the audit ledger (which
+    landing files and rows dbt reads) and the dbt vars. Equal fingerprints, equal marts."""
+    digest = hashlib.sha256(json.dumps(dict(vars_), sort_keys=True).encode())
+    for pattern in DBT_SOURCE_PATTERNS:
+        for path in sorted(project_dir.glob(pattern)):
+            if path.is_file():
+                digest.update(str(path.relative_to(project_dir)).encode())
+                digest.update(path.read_bytes())
+    for path in sorted((quality_dir / "ledger").glob("*/*.parquet")):
+        digest.update(str(path.relative_to(quality_dir)).encode())
+    return digest.hexdigest()
+
+
+def current_inputs_fingerprint() -> str:
+    return build_inputs_fingerprint(DBT_PROJECT_DIR, data_paths().quality, dbt_vars())
+
+
+def published_fingerprint_path() -> Path:
+    """Where the publish step records the inputs of the marts it published."""
+    return data_paths().published / "inputs_fingerprint.txt"
+
+
+def nothing_changed_since_last_publish() -> bool:
+    """True when the last publish was built from exactly the current inputs (and its files are
+    still there): rebuilding, re-checking and re-publishing would produce the same marts."""
+    recorded = published_fingerprint_path()
+    paths = data_paths()
+    return (
+        recorded.exists()
+        and paths.published_duckdb.exists()
+        and paths.warehouse.exists()
+        and recorded.read_text().strip() == current_inputs_fingerprint()
+    )
+
+
 def build_dbt_assets() -> dg.AssetsDefinition:
     project = dbt_project()
     translator = HashpivotDbtTranslator(
@@ -110,7 +146,18 @@ def build_dbt_assets() -> dg.AssetsDefinition:
 
     @dbt_assets(manifest=project.manifest_path, dagster_dbt_translator=translator, project=project)
     def hashpivot_dbt_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource):
-        """Seeds, staging views and mart tables of dbt_project/, built with `dbt build`."""
+        """Seeds, staging views and mart tables of dbt_project/, built with `dbt build`.
+
+        Skipped when nothing dbt reads changed since the last publish: the outputs are then
+        not materialized, and the checks and the publish downstream of them are skipped too,
+        so a rerun with no new data costs only the extraction and the audit.
+        """
+        if nothing_changed_since_last_publish():
+            context.log.info(
+                "dbt build skipped: no new audited prices, seed, model or var since the last "
+                "publish; the published marts are current."
+            )
+            return
         yield from dbt.cli(dbt_build_args(dbt_vars()), context=context).stream()
 
     return hashpivot_dbt_assets
