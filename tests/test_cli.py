@@ -92,7 +92,7 @@ def test_csv_run_lands_every_sample_row_once_into_the_warehouse(
     with duckdb.connect(str(data_paths(tmp_path).warehouse), read_only=True) as warehouse:
         rows = warehouse.execute(
             "select ticker, strftime(price_date, '%Y-%m-%d'), close, price_source"
-            " from stg_landing__prices"
+            " from staging.stg_landing__prices"
         ).fetchall()
     landed = {(ticker, day): close for ticker, day, close, _ in rows}
     assert {source for *_, source in rows} == {"csv"}
