@@ -11,7 +11,7 @@ export GX_ANALYTICS_ENABLED := false
 export UV_PYTHON_DOWNLOADS := never
 UV := $(shell command -v uv 2>/dev/null || echo "$(PYTHON) -m uv")
 
-.PHONY: run test lint ui venv clean
+.PHONY: run test lint ui bench venv clean
 
 # Re-sync only when the lock or the project metadata changed.
 $(VENV)/.synced: uv.lock pyproject.toml
@@ -37,6 +37,9 @@ lint: venv  ## ruff for Python, sqlfluff for the dbt SQL (its dbt templater open
 ui: venv  ## The Dagster UI on http://127.0.0.1:3000, with the CLI's run history
 	@mkdir -p "$(DAGSTER_HOME)"
 	$(BIN)/dagster dev -w workspace.yaml
+
+bench: venv  ## The benchmarks (bench/run_benchmarks.py; see docs/benchmarks.md). BENCH_ARGS=--quick for a short run
+	$(BIN)/python bench/run_benchmarks.py $(BENCH_ARGS)
 
 clean:  ## Remove the environment and dbt's build output (never the data dir)
 	rm -rf $(VENV) dbt_project/target dbt_project/logs
