@@ -39,3 +39,30 @@ def test_an_empty_index_is_refused_with_a_reason(tmp_path: Path) -> None:
         render_pivot_index_chart(
             empty, pd.DataFrame(columns=["ticker", "event_date"]), tmp_path / "x.png"
         )
+
+
+def test_the_chart_asset_reports_an_empty_index_instead_of_failing(
+    tmp_path: Path, monkeypatch
+) -> None:
+    """A market-wide run without the curated baskets has no index: the run must still pass."""
+    import dagster as dg
+    import duckdb
+
+    from orchestration.report.assets import pivot_index_chart
+
+    warehouse = tmp_path / "warehouse" / "hashpivot.duckdb"
+    warehouse.parent.mkdir()
+    with duckdb.connect(str(warehouse)) as connection:
+        connection.execute("create schema marts")
+        connection.execute(
+            "create table marts.miner_pivot_index_daily (date date, basket varchar, index_level double)"
+        )
+        connection.execute(
+            "create table marts.fct_contract_announcement_returns (ticker varchar, event_date date)"
+        )
+        connection.execute("create table marts.fct_daily_prices as select 'csv' as price_source")
+    monkeypatch.setenv("HASHPIVOT_DATA_DIR", str(tmp_path))
+    result = dg.materialize([pivot_index_chart], instance=dg.DagsterInstance.ephemeral())
+    assert result.success
+    (materialization,) = result.asset_materializations_for_node("pivot_index_chart")
+    assert "no chart" in materialization.metadata["chart"].value

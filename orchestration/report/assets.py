@@ -31,6 +31,12 @@ def pivot_index_chart(context: dg.AssetExecutionContext) -> dg.MaterializeResult
         ).df()
         sources = warehouse.sql("select distinct price_source from marts.fct_daily_prices").df()
     is_demo = "demo" in set(sources["price_source"])
+    if index.empty:
+        # A universe without every basket (say, a market-wide export with no curated ticker)
+        # has no index to draw: say so, and do not fail the run over a missing chart.
+        reason = "no chart: miner_pivot_index_daily is empty (no date on which every basket has a return)"
+        context.log.warning(reason)
+        return dg.MaterializeResult(metadata={"chart": dg.MetadataValue.text(reason)})
     note = " (DEMO: synthetic prices)" if is_demo else ""
     path = render_pivot_index_chart(
         index, announcements, paths.charts / "miner_pivot_index_daily.png", title_note=note
