@@ -177,7 +177,7 @@ def _is_price_file(path: Path) -> bool:
     return name.lower().endswith(_CSV_SUFFIX) and not name.startswith(".") and path.is_file()
 
 
-def _group_price_files(csv_dir: Path) -> dict[str, list[Path]]:
+def group_price_files(csv_dir: Path) -> dict[str, list[Path]]:
     """Every price file of the folder by ticker, sorted by ticker then file name."""
     csv_dir = Path(csv_dir)
     if not csv_dir.exists():
@@ -191,7 +191,7 @@ def _group_price_files(csv_dir: Path) -> dict[str, list[Path]]:
     return dict(sorted(groups.items()))
 
 
-def _duplicate_error(ticker: str, paths: list[Path]) -> PriceFileError:
+def duplicate_file_error(ticker: str, paths: list[Path]) -> PriceFileError:
     """Two files for one ticker (``IREN.csv`` and ``iren.csv``): we will not pick one."""
     names = ", ".join(path.name for path in paths)
     return PriceFileError(paths[1], None, f"files {names} all hold ticker {ticker}")
@@ -204,9 +204,9 @@ def list_price_files(csv_dir: Path) -> dict[str, Path]:
     the same ticker, since choosing one of them would be a guess.
     """
     files: dict[str, Path] = {}
-    for ticker, paths in _group_price_files(csv_dir).items():
+    for ticker, paths in group_price_files(csv_dir).items():
         if len(paths) > 1:
-            raise _duplicate_error(ticker, paths)
+            raise duplicate_file_error(ticker, paths)
         files[ticker] = paths[0]
     return files
 
@@ -538,7 +538,7 @@ def read_price_folder(
     FileNotFoundError: that is the whole run's problem, not one file's.
     """
     csv_dir = Path(csv_dir)
-    groups = _group_price_files(csv_dir)
+    groups = group_price_files(csv_dir)
     wanted = sorted(groups) if tickers is None else _requested_tickers(tickers)
     frames: list[pd.DataFrame] = []
     failures: dict[str, str] = {}
@@ -549,7 +549,7 @@ def read_price_folder(
             continue
         try:
             if len(paths) > 1:
-                raise _duplicate_error(ticker, paths)
+                raise duplicate_file_error(ticker, paths)
             frames.append(_parse_price_csv(paths[0], ticker))
         except (PriceFileError, OSError) as exc:
             failures[ticker] = str(exc)

@@ -14,18 +14,22 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable
+import uuid
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 
 import duckdb
 import pandas as pd
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from orchestration.extract.demo_source import DEMO_SOURCE
-from orchestration.extract.schema import LANDING_SCHEMA, PRICE_COLUMNS, VALUE_COLUMNS
+from orchestration.extract.schema import PRICE_COLUMNS, VALUE_COLUMNS
 
+MEMORY_LIMIT_ENV = "HASHPIVOT_DUCKDB_MEMORY_LIMIT"
+DEFAULT_MEMORY_LIMIT = "1GB"
 _SAFE_NAME_PART = re.compile(r"[^A-Za-z0-9_.-]+")
 
 
@@ -41,33 +45,6 @@ def landed_files(landing_dir: Path) -> list[Path]:
     if not landing_dir.is_dir():
         return []
     return sorted(path for path in landing_dir.glob("*.parquet") if not path.name.startswith("."))
-
-
-def write_landing_file(
-    prices: pd.DataFrame, landing_dir: Path, *, price_source: str, run_id: str, fetched_at: datetime
-) -> Path:
-    """Write ``prices`` (standard columns) as one new immutable landing file and return its path.
-
-    ``prices`` may carry its own ``price_source`` column (one run can mix sources per ticker);
-    otherwise every row gets ``price_source``.
-    """
-    landing_dir.mkdir(parents=True, exist_ok=True)
-    final_path = landing_dir / landing_file_name(fetched_at, price_source, run_id)
-    if final_path.exists():
-        raise FileExistsError(f"landing file {final_path} exists already; landing is append-only")
-    table = _to_landing_table(
-        prices, price_source=price_source, run_id=run_id, fetched_at=fetched_at
-    )
-    temporary_path = landing_dir / f".{final_path.name}.{os.getpid()}.tmp"
-    try:
-        pq.write_table(table, temporary_path, compression="zstd")
-        _fsync_file(temporary_path)
-        # link() never replaces an existing file, unlike rename(): a landed file stays immutable.
-        os.link(temporary_path, final_path)
-        _fsync_directory(landing_dir)
-    finally:
-        temporary_path.unlink(missing_ok=True)
-    return final_path
 
 
 def remove_stale_temporary_files(landing_dir: Path) -> list[Path]:
@@ -101,6 +78,27 @@ def read_watermarks(landing_dir: Path, *, demo: bool) -> dict[str, date]:
     return dict(rows)
 
 
+def latest_landed_sql(window_table: str) -> str:
+    """SQL of the current landed version (latest fetch) of each ticker and date inside the
+    fetch windows of ``window_table`` (ticker, window_start; a NULL start means all dates).
+
+    The window is applied before the latest-fetch ranking: it filters on the partition keys
+    (ticker, date), so the ranking is the same and covers only the rows a run compares.
+    """
+    columns = ", ".join(f"landed.{column}" for column in [*PRICE_COLUMNS, "price_source"])
+    # fetched_at, then file name, orders fetches; the file name breaks ties of equal stamps.
+    return f"""
+        select {columns}
+        from read_parquet($files, filename = true) as landed
+        inner join {window_table} as windows on landed.ticker = windows.ticker
+        where windows.window_start is null or landed.date >= windows.window_start
+        qualify row_number() over (
+            partition by landed.ticker, landed.date
+            order by landed.fetched_at desc, landed.filename desc
+        ) = 1
+    """
+
+
 def read_latest_landed(landing_dir: Path, tickers: Iterable[str], since: date) -> pd.DataFrame:
     """The current landed version (latest fetch) of each ticker and date on or after ``since``."""
     files = landed_files(landing_dir)
@@ -108,57 +106,251 @@ def read_latest_landed(landing_dir: Path, tickers: Iterable[str], since: date) -
     columns = [*PRICE_COLUMNS, "price_source"]
     if not files or not wanted:
         return pd.DataFrame({column: [] for column in columns})
-    # fetched_at, then file name, orders fetches; the file name breaks ties of equal stamps.
-    query = f"""
-        select {", ".join(columns)}
-        from read_parquet($files, filename = true)
-        where date >= $since and ticker in (select unnest($tickers))
-        qualify row_number() over (
-            partition by ticker, date order by fetched_at desc, filename desc
-        ) = 1
-    """
-    parameters = {"files": [str(path) for path in files], "since": since, "tickers": wanted}
     with duckdb.connect() as connection:
-        landed = connection.execute(query, parameters).df()
+        windows = pa.table({"ticker": wanted, "window_start": [since] * len(wanted)})
+        connection.register("read_windows", windows)
+        sql = latest_landed_sql("read_windows") + " order by ticker, date"
+        landed = connection.execute(sql, {"files": [str(path) for path in files]}).df()
     landed["date"] = pd.to_datetime(landed["date"]).astype("datetime64[ns]")
     return landed
 
 
-def select_new_or_revised(fetched: pd.DataFrame, landed: pd.DataFrame) -> pd.DataFrame:
-    """Rows of ``fetched`` that are not landed yet, or whose values or source differ.
+# --------------------------------------------------------------------------------------------
+# Landing a run's fetched rows, set-based in DuckDB
+#
+# A run's rows go into a table of a scratch DuckDB database (on disk, so a cold run of tens of
+# millions of rows spills instead of holding them in Python); the comparison with what has
+# landed and the write of the landing file are one SQL statement each. No full-history pandas
+# frame is ever built.
 
-    Both frames carry the standard columns plus ``price_source``. NaN equals NaN here: a missing
-    volume fetched twice is not a revision.
-    """
-    if landed.empty:
-        return fetched.reset_index(drop=True)
-    keys = ["ticker", "date"]
-    compared = [*VALUE_COLUMNS, "price_source"]
-    merged = fetched.merge(
-        landed[keys + compared], on=keys, how="left", suffixes=("", "__landed"), indicator=True
+FETCHED_TABLE = "fetched_prices"
+WINDOW_TABLE = "fetch_windows"
+PREVIEW_ROWS = 10
+_FETCHED_COLUMNS_SQL = f"""
+    create or replace table {FETCHED_TABLE} (
+        ticker varchar, date date, open double, high double, low double, close double,
+        adj_close double, volume double, price_source varchar
     )
-    is_new = merged["_merge"] == "left_only"
-    is_revised = pd.Series(False, index=merged.index)
-    for column in compared:
-        now, before = merged[column], merged[f"{column}__landed"]
-        both_missing = now.isna() & before.isna()
-        is_revised |= ~both_missing & ~(now == before).fillna(False).astype(bool)
-    changed = merged[is_new | is_revised]
-    return changed[fetched.columns].reset_index(drop=True)
+"""
 
 
-def _to_landing_table(
-    prices: pd.DataFrame, *, price_source: str, run_id: str, fetched_at: datetime
-) -> pa.Table:
+@dataclass
+class LandedBatch:
+    """What one landing write did: the file (None when nothing was new) and per-ticker counts."""
+
+    path: Path | None = None
+    rows_by_ticker: dict[str, int] = field(default_factory=dict)
+    first_date: date | None = None
+    last_date: date | None = None
+    preview: pd.DataFrame | None = None
+
+    @property
+    def rows(self) -> int:
+        return sum(self.rows_by_ticker.values())
+
+
+@contextmanager
+def scratch_database(scratch_dir: Path) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A throw-away DuckDB database file for one run's landing work, deleted afterwards.
+
+    On disk rather than in memory so big batches are compressed and spill instead of growing
+    the process; ``HASHPIVOT_DUCKDB_MEMORY_LIMIT`` (default 1GB) caps DuckDB's own memory.
+    """
+    scratch_dir.mkdir(parents=True, exist_ok=True)
+    path = scratch_dir / f"landing-{os.getpid()}-{uuid.uuid4().hex}.duckdb"
+    memory_limit = os.environ.get(MEMORY_LIMIT_ENV, DEFAULT_MEMORY_LIMIT)
+    connection = duckdb.connect(
+        str(path),
+        config={"memory_limit": memory_limit, "temp_directory": str(scratch_dir / "spill")},
+    )
+    try:
+        connection.execute(_FETCHED_COLUMNS_SQL)
+        yield connection
+    finally:
+        connection.close()
+        for leftover in (path, path.with_name(path.name + ".wal")):
+            leftover.unlink(missing_ok=True)
+
+
+def register_windows(
+    connection: duckdb.DuckDBPyConnection, windows: Mapping[str, date | None]
+) -> None:
+    """The run's fetch window per ticker as a table (a NULL start: every date)."""
+    table = pa.table(
+        {"ticker": list(windows), "window_start": list(windows.values())},
+        schema=pa.schema([("ticker", pa.string()), ("window_start", pa.date32())]),
+    )
+    connection.register("windows_arrow", table)
+    connection.execute(f"create or replace table {WINDOW_TABLE} as select * from windows_arrow")
+    connection.unregister("windows_arrow")
+
+
+def add_fetched_frame(
+    connection: duckdb.DuckDBPyConnection, prices: pd.DataFrame, price_source: str
+) -> None:
+    """Append a source's frame (standard columns) to the fetched table, cut to each ticker's
+    window (sources may return more than asked) and labelled with its source."""
+    if prices.empty:
+        return
+    frame = prices[PRICE_COLUMNS]
+    connection.register("fetched_frame", frame)
+    try:
+        connection.execute(
+            f"""
+            insert into {FETCHED_TABLE}
+            select
+                frame.ticker, cast(frame.date as date), frame.open, frame.high, frame.low,
+                frame.close, frame.adj_close, frame.volume, $price_source
+            from fetched_frame as frame
+            inner join {WINDOW_TABLE} as windows on frame.ticker = windows.ticker
+            where windows.window_start is null or cast(frame.date as date) >= windows.window_start
+            """,
+            {"price_source": price_source},
+        )
+    finally:
+        connection.unregister("fetched_frame")
+
+
+def count_fetched(connection: duckdb.DuckDBPyConnection) -> int:
+    return connection.execute(f"select count(*) from {FETCHED_TABLE}").fetchall()[0][0]
+
+
+def fetched_ticker_names(connection: duckdb.DuckDBPyConnection) -> set[str]:
+    rows = connection.execute(f"select distinct ticker from {FETCHED_TABLE}").fetchall()
+    return {ticker for (ticker,) in rows}
+
+
+def land_new_or_revised(
+    connection: duckdb.DuckDBPyConnection,
+    landing_dir: Path,
+    *,
+    price_source: str,
+    run_id: str,
+    fetched_at: datetime,
+) -> LandedBatch:
+    """Land the fetched rows that are new, or whose values or source differ from their current
+    landed version, as one new immutable file sorted by ticker and date.
+
+    NULL equals NULL here (``is distinct from``): a missing volume fetched twice is not a
+    revision. Returns an empty batch, and writes nothing, when every row is already landed.
+    """
+    files = landed_files(landing_dir)
+    if files:
+        connection.execute(
+            f"create or replace temp table landed_window as {latest_landed_sql(WINDOW_TABLE)}",
+            {"files": [str(path) for path in files]},
+        )
+    else:
+        connection.execute(
+            f"create or replace temp table landed_window as select * from {FETCHED_TABLE} limit 0"
+        )
+    changed = " or ".join(
+        f"fetched.{column} is distinct from landed.{column}"
+        for column in [*VALUE_COLUMNS, "price_source"]
+    )
+    select = f"""
+        select
+            fetched.ticker, fetched.date, fetched.open, fetched.high, fetched.low,
+            fetched.close, fetched.adj_close, fetched.volume, fetched.price_source,
+            {_sql_string(run_id)} as run_id,
+            cast({_sql_string(_utc_iso(fetched_at))} as timestamptz) as fetched_at
+        from {FETCHED_TABLE} as fetched
+        left join landed_window as landed
+            on fetched.ticker = landed.ticker and fetched.date = landed.date
+        where landed.ticker is null or {changed}
+        order by fetched.ticker, fetched.date
+    """
+    return _write_once(connection, select, landing_dir, price_source, run_id, fetched_at)
+
+
+def write_landing_file(
+    prices: pd.DataFrame, landing_dir: Path, *, price_source: str, run_id: str, fetched_at: datetime
+) -> Path:
+    """Write ``prices`` (standard columns) as one new immutable landing file, whole, and return
+    its path. ``prices`` may carry its own ``price_source`` column; otherwise every row gets
+    ``price_source``. (Runs land through ``land_new_or_revised``; this writes a given frame.)
+    """
     frame = prices.copy()
     if "price_source" not in frame.columns:
         frame["price_source"] = price_source
-    frame["run_id"] = run_id
-    frame["fetched_at"] = pd.Timestamp(fetched_at).tz_convert("UTC")
     frame["date"] = pd.to_datetime(frame["date"]).dt.date
-    return pa.Table.from_pandas(
-        frame[LANDING_SCHEMA.names], schema=LANDING_SCHEMA, preserve_index=False
+    with duckdb.connect() as connection:
+        connection.register("given", frame[[*PRICE_COLUMNS, "price_source"]])
+        select = f"""
+            select
+                cast(ticker as varchar) as ticker, cast(date as date) as date,
+                {", ".join(f"cast({c} as double) as {c}" for c in VALUE_COLUMNS)},
+                cast(price_source as varchar) as price_source,
+                {_sql_string(run_id)} as run_id,
+                cast({_sql_string(_utc_iso(fetched_at))} as timestamptz) as fetched_at
+            from given
+        """
+        batch = _write_once(connection, select, landing_dir, price_source, run_id, fetched_at)
+    assert batch.path is not None or frame.empty
+    if batch.path is None:
+        raise ValueError("write_landing_file was given no rows; a landing file is never empty")
+    return batch.path
+
+
+def _write_once(
+    connection: duckdb.DuckDBPyConnection,
+    select: str,
+    landing_dir: Path,
+    price_source: str,
+    run_id: str,
+    fetched_at: datetime,
+) -> LandedBatch:
+    """COPY ``select`` to a temporary file, then link it to its final name (never replacing)."""
+    landing_dir.mkdir(parents=True, exist_ok=True)
+    final_path = landing_dir / landing_file_name(fetched_at, price_source, run_id)
+    if final_path.exists():
+        raise FileExistsError(f"landing file {final_path} exists already; landing is append-only")
+    temporary_path = landing_dir / f".{final_path.name}.{os.getpid()}.tmp"
+    try:
+        connection.execute("set timezone = 'UTC'")
+        connection.execute(
+            f"copy ({select}) to {_sql_string(str(temporary_path))} "
+            "(format parquet, compression zstd)"
+        )
+        batch = _describe_batch(connection, temporary_path)
+        if not batch.rows:
+            return LandedBatch()
+        _fsync_file(temporary_path)
+        # link() never replaces an existing file, unlike rename(): a landed file stays immutable.
+        os.link(temporary_path, final_path)
+        _fsync_directory(landing_dir)
+    finally:
+        temporary_path.unlink(missing_ok=True)
+    batch.path = final_path
+    return batch
+
+
+def _describe_batch(connection: duckdb.DuckDBPyConnection, path: Path) -> LandedBatch:
+    source = f"read_parquet({_sql_string(str(path))})"
+    counts = connection.execute(
+        f"select ticker, count(*), min(date), max(date) from {source} group by ticker"
+    ).fetchall()
+    if not counts:
+        return LandedBatch()
+    total = sum(count for _, count, _, _ in counts)
+    preview = connection.execute(
+        f"select {', '.join(PRICE_COLUMNS)} from {source} offset {max(total - PREVIEW_ROWS, 0)}"
+    ).df()
+    return LandedBatch(
+        rows_by_ticker={ticker: int(count) for ticker, count, _, _ in sorted(counts)},
+        first_date=min(first for _, _, first, _ in counts),
+        last_date=max(last for _, _, _, last in counts),
+        preview=preview,
     )
+
+
+def _sql_string(text: str) -> str:
+    """A SQL string literal (COPY takes no parameters); quotes are doubled."""
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _utc_iso(moment: datetime) -> str:
+    return pd.Timestamp(moment).tz_convert("UTC").isoformat()
 
 
 def _fsync_file(path: Path) -> None:

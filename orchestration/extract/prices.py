@@ -7,7 +7,6 @@ behaviour here is tested by calling ``extract_prices`` directly.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import time
 from collections import defaultdict
@@ -18,15 +17,18 @@ from pathlib import Path
 
 import pandas as pd
 
-from orchestration.extract import csv_source, demo_source, yfinance_source
+from orchestration.extract import csv_scan, csv_source, demo_source, yfinance_source
 from orchestration.extract.landing import (
-    read_latest_landed,
+    add_fetched_frame,
+    count_fetched,
+    fetched_ticker_names,
+    land_new_or_revised,
     read_watermarks,
+    register_windows,
     remove_stale_temporary_files,
-    select_new_or_revised,
-    write_landing_file,
+    scratch_database,
 )
-from orchestration.extract.schema import PRICE_COLUMNS, empty_price_frame
+from orchestration.extract.schema import empty_price_frame
 from orchestration.extract.universe import Company, build_universe, load_companies
 
 log = logging.getLogger(__name__)
@@ -35,6 +37,8 @@ SOURCES = ("auto", "yfinance", "csv", "demo")
 UNIVERSES = ("seeds", "all")
 # yfinance and demo histories start here unless --start says otherwise; CSV files land whole.
 DEFAULT_START = date(2020, 1, 1)
+# The scratch database of a run's landing work, next to the landing folder (same disk).
+SCRATCH_DIR_NAME = ".scratch"
 
 
 class ExtractionError(RuntimeError):
@@ -110,7 +114,6 @@ class ExtractionReport:
 class FetchResult:
     prices: pd.DataFrame
     failed: dict[str, str]
-    unreadable: dict[str, str] = field(default_factory=dict)
 
 
 def resolve_source(
@@ -168,13 +171,12 @@ def fetch_prices(
     download: Callable[..., pd.DataFrame] | None = None,
     sleep: Callable[[float], None] = time.sleep,
 ) -> FetchResult:
-    """Fetch each ticker's window from one source, tickers grouped by window start.
+    """Fetch each ticker's window from the demo generator or Yahoo, tickers grouped by window
+    start. (A CSV folder is scanned straight into the scratch database instead.)
 
     ``download`` and ``sleep`` are the boundary to Yahoo (yfinance.download and the backoff's
     sleep); tests replace them, production leaves them at their defaults.
     """
-    if source == "csv":
-        return _fetch_csv(windows, options)
     end = options.end or date.today()
     frames, failed = [], {}
     for window_start, tickers in _group_by_start(windows).items():
@@ -212,21 +214,38 @@ def extract_prices(
 
     watermarks = read_watermarks(landing_dir, demo=source == demo_source.DEMO_SOURCE)
     windows = fetch_windows(tickers, watermarks, options)
-    fetched = fetch_prices(source, windows, options, download=download, sleep=sleep)
-    fetched.prices = _cut_to_windows(fetched.prices, windows)
-    fetched.prices["price_source"] = source
-
     report = ExtractionReport(
         run_id=run_id,
         requested_source=options.source,
         source=source,
         universe=universe,
-        failed=dict(sorted(fetched.failed.items())),
-        unreadable=dict(sorted(fetched.unreadable.items())),
         warnings=warnings + universe_warnings,
-        rows_fetched=len(fetched.prices),
     )
-    _land(fetched.prices, windows, report, landing_dir=landing_dir, fetched_at=fetched_at)
+    # The run's rows live in a scratch DuckDB database from fetch to landing file: the diff
+    # against what has landed and the write are set-based, whatever the batch size.
+    with scratch_database(landing_dir.parent / SCRATCH_DIR_NAME) as connection:
+        register_windows(connection, windows)
+        if source == "csv":
+            assert options.csv_dir is not None
+            scan = csv_scan.scan_price_folder(connection, options.csv_dir, windows, source)
+            failed, unreadable = scan.failed, scan.unreadable
+        else:
+            fetched = fetch_prices(source, windows, options, download=download, sleep=sleep)
+            add_fetched_frame(connection, fetched.prices, source)
+            failed, unreadable = fetched.failed, {}
+        report.failed = dict(sorted(failed.items()))
+        report.unreadable = dict(sorted(unreadable.items()))
+        report.rows_fetched = count_fetched(connection)
+        fetched_tickers = fetched_ticker_names(connection)
+        report.source_by_ticker = {t: source for t in windows if t in fetched_tickers}
+        batch = land_new_or_revised(
+            connection, landing_dir, price_source=source, run_id=run_id, fetched_at=fetched_at
+        )
+    if batch.path is not None:
+        report.landing_files.append(batch.path)
+        report.rows_landed_by_ticker = batch.rows_by_ticker
+        report.first_date, report.last_date = batch.first_date, batch.last_date
+        report.preview = batch.preview
     if report.failed_share > options.max_failed_share:
         raise ExtractionError(
             f"{len(report.failed)} of {len(universe)} tickers failed "
@@ -237,69 +256,8 @@ def extract_prices(
     return report
 
 
-def _land(
-    prices: pd.DataFrame,
-    windows: Mapping[str, date | None],
-    report: ExtractionReport,
-    *,
-    landing_dir: Path,
-    fetched_at: datetime,
-) -> None:
-    fetched_tickers = set(prices["ticker"].unique())
-    report.source_by_ticker = {t: report.source for t in windows if t in fetched_tickers}
-    if prices.empty:
-        return
-    since = min((start for start in windows.values() if start is not None), default=date.min)
-    landed = read_latest_landed(landing_dir, fetched_tickers, since)
-    to_land = select_new_or_revised(prices, landed)
-    report.rows_landed_by_ticker = {
-        ticker: int(count) for ticker, count in to_land.groupby("ticker").size().items()
-    }
-    if to_land.empty:
-        return
-    path = write_landing_file(
-        to_land,
-        landing_dir,
-        price_source=report.source,
-        run_id=report.run_id,
-        fetched_at=fetched_at,
-    )
-    report.landing_files.append(path)
-    report.first_date = to_land["date"].min().date()
-    report.last_date = to_land["date"].max().date()
-    report.preview = to_land.tail(10)[PRICE_COLUMNS]
-
-
-def _fetch_csv(windows: Mapping[str, date | None], options: ExtractionOptions) -> FetchResult:
-    assert options.csv_dir is not None
-    prices, failed = csv_source.read_price_folder(options.csv_dir, list(windows))
-    with_a_file = _tickers_with_a_file(options.csv_dir)
-    unreadable = {ticker: reason for ticker, reason in failed.items() if ticker in with_a_file}
-    return FetchResult(prices, failed, unreadable)
-
-
-def _tickers_with_a_file(csv_dir: Path) -> set[str]:
-    tickers = set()
-    for path in csv_dir.iterdir():
-        with contextlib.suppress(csv_source.PriceFileError):
-            tickers.add(csv_source.ticker_from_path(path))
-    return tickers
-
-
 def _group_by_start(windows: Mapping[str, date | None]) -> dict[date | None, list[str]]:
     groups: dict[date | None, list[str]] = defaultdict(list)
     for ticker, start in windows.items():
         groups[start].append(ticker)
     return dict(groups)
-
-
-def _cut_to_windows(prices: pd.DataFrame, windows: Mapping[str, date | None]) -> pd.DataFrame:
-    """Keep each ticker's rows on or after its window start (sources may return more)."""
-    if prices.empty:
-        return prices.copy()
-    starts = pd.Series(
-        {t: pd.Timestamp(s) if s is not None else pd.Timestamp.min for t, s in windows.items()}
-    )
-    first_wanted = prices["ticker"].map(starts)
-    keep = first_wanted.notna() & (prices["date"] >= first_wanted)
-    return prices[keep].reset_index(drop=True)

@@ -14,15 +14,21 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
+from orchestration.extract import landing
 from orchestration.extract.demo_source import generate_demo_prices
 from orchestration.extract.landing import (
+    LandedBatch,
+    add_fetched_frame,
+    land_new_or_revised,
     landed_files,
     read_latest_landed,
     read_watermarks,
+    register_windows,
     remove_stale_temporary_files,
-    select_new_or_revised,
+    scratch_database,
     write_landing_file,
 )
+from orchestration.extract.schema import LANDING_SCHEMA
 from tests.conftest import PROJECT_ROOT
 
 FETCHED_AT = datetime(2026, 11, 27, 22, 0, tzinfo=UTC)
@@ -62,11 +68,11 @@ def test_a_landing_file_is_never_overwritten(tmp_path: Path) -> None:
 
 
 def test_a_write_that_fails_midway_leaves_no_landed_file(tmp_path: Path, monkeypatch) -> None:
-    def crash_after_partial_write(table, where, **kwargs) -> None:
-        Path(where).write_bytes(b"PAR1 half a file")
+    def crash_before_the_file_is_durable(path) -> None:
+        assert Path(path).stat().st_size > 0  # the temporary file was written
         raise OSError("disk full")
 
-    monkeypatch.setattr(pq, "write_table", crash_after_partial_write)
+    monkeypatch.setattr(landing, "_fsync_file", crash_before_the_file_is_durable)
     with pytest.raises(OSError, match="disk full"):
         write_landing_file(
             demo_rows(), tmp_path, price_source="demo", run_id="r", fetched_at=FETCHED_AT
@@ -83,17 +89,14 @@ def test_a_run_killed_mid_landing_leaves_nothing_a_later_run_reads(tmp_path: Pat
         import time
         from datetime import UTC, date, datetime
         from pathlib import Path
-        import pyarrow.parquet as pq
         from orchestration.extract.demo_source import generate_demo_prices
         from orchestration.extract import landing
 
-        real_write = pq.write_table
-        def write_then_hang(table, where, **kwargs):
-            real_write(table.slice(0, 5), where, **kwargs)  # part of the data is on disk
+        def hang_before_linking(path):  # the temporary file is on disk, not yet linked
             Path({str(marker)!r}).touch()
             time.sleep(600)
 
-        landing.pq.write_table = write_then_hang
+        landing._fsync_file = hang_before_linking
         frame = generate_demo_prices(["IREN"], date(2025, 1, 1), date(2025, 3, 1))
         landing.write_landing_file(
             frame, Path({str(tmp_path / "landing")!r}), price_source="demo", run_id="killed",
@@ -156,19 +159,73 @@ def test_latest_fetch_wins_per_ticker_and_date(tmp_path: Path) -> None:
     ]
 
 
-def test_only_new_and_revised_rows_are_selected() -> None:
+def land(fetched: pd.DataFrame, landing_dir: Path, run_id: str, windows=None) -> LandedBatch:
+    """One run's landing step on ``fetched`` (with its price_source column)."""
+    windows = windows or {ticker: None for ticker in fetched["ticker"].unique()}
+    with scratch_database(landing_dir.parent / ".scratch") as connection:
+        register_windows(connection, windows)
+        for source, rows in fetched.groupby("price_source"):
+            add_fetched_frame(connection, rows, str(source))
+        return land_new_or_revised(
+            connection,
+            landing_dir,
+            price_source="demo",
+            run_id=run_id,
+            fetched_at=datetime(2026, 11, 28, tzinfo=UTC),
+        )
+
+
+def test_only_new_and_revised_rows_are_landed(tmp_path: Path) -> None:
     landed = demo_rows(end=date(2025, 1, 10))
     landed.loc[0, "volume"] = np.nan
+    landing_dir = tmp_path / "landing"
+    write_landing_file(landed, landing_dir, price_source="demo", run_id="a", fetched_at=FETCHED_AT)
     fetched = demo_rows(start=date(2025, 1, 6), end=date(2025, 1, 14))
     fetched.loc[fetched["date"] == "2025-01-08", "close"] += 0.5  # a revision
     fetched.loc[fetched["date"] == "2025-01-09", "price_source"] = "csv"  # another source
-    selected = select_new_or_revised(fetched, landed)
-    assert [d.strftime("%m-%d") for d in selected["date"]] == [
+    batch = land(fetched, landing_dir, "b")
+    assert batch.path is not None
+    written = pq.read_table(batch.path).to_pandas()
+    assert [d.strftime("%m-%d") for d in written["date"]] == [
         "01-08", "01-09", "01-13", "01-14"
     ]  # fmt: skip
+    assert batch.rows_by_ticker == {"IREN": 4}
+    assert (batch.first_date, batch.last_date) == (date(2025, 1, 8), date(2025, 1, 14))
+    assert written.loc[1, "price_source"] == "csv"
+    assert written.loc[0, "close"] == fetched.loc[fetched["date"] == "2025-01-08", "close"].item()
 
 
-def test_missing_values_fetched_twice_are_not_a_revision() -> None:
+def test_missing_values_fetched_twice_are_not_a_revision(tmp_path: Path) -> None:
     landed = demo_rows(end=date(2025, 1, 3))
     landed["volume"] = np.nan
-    assert select_new_or_revised(landed.copy(), landed).empty
+    landing_dir = tmp_path / "landing"
+    write_landing_file(landed, landing_dir, price_source="demo", run_id="a", fetched_at=FETCHED_AT)
+    batch = land(landed.copy(), landing_dir, "b")
+    assert batch.path is None
+    assert batch.rows == 0
+    assert len(landed_files(landing_dir)) == 1  # nothing new: no empty file either
+
+
+def test_rows_outside_the_fetch_window_are_not_landed(tmp_path: Path) -> None:
+    fetched = demo_rows(tickers=("IREN", "CIFR"), end=date(2025, 1, 14))
+    windows = {"IREN": date(2025, 1, 10), "CIFR": None}  # and WULF was not asked for
+    extra = demo_rows(tickers=("WULF",), end=date(2025, 1, 3))
+    batch = land(pd.concat([fetched, extra]), tmp_path / "landing", "a", windows)
+    written = pq.read_table(batch.path).to_pandas()
+    assert set(written["ticker"]) == {"IREN", "CIFR"}
+    assert written.loc[written["ticker"] == "IREN", "date"].min() == date(2025, 1, 10)
+    assert batch.rows_by_ticker["CIFR"] == (fetched["ticker"] == "CIFR").sum()
+
+
+def test_landing_files_have_the_landing_schema_and_are_sorted(tmp_path: Path) -> None:
+    fetched = demo_rows(tickers=("WULF", "IREN", "CIFR"))
+    batch = land(fetched.sample(frac=1.0, random_state=1), tmp_path / "landing", "a")
+    # Names and types (DuckDB marks columns without NULLs as required, which readers ignore).
+    written_schema = pq.read_schema(batch.path)
+    assert [(f.name, f.type) for f in written_schema] == [(f.name, f.type) for f in LANDING_SCHEMA]
+    written = pq.read_table(batch.path).to_pandas()
+    assert list(zip(written["ticker"], written["date"], strict=True)) == sorted(
+        zip(written["ticker"], written["date"], strict=True)
+    )
+    assert set(written["run_id"]) == {"a"}
+    assert (written["fetched_at"] == pd.Timestamp("2026-11-28", tz="UTC")).all()
