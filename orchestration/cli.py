@@ -185,8 +185,11 @@ def _extraction_lines(metadata: dict) -> list[str]:
     ]
     for source, tickers in sorted(by_source.items()):
         lines.append(f"  {source}: {len(tickers)} tickers: {' '.join(sorted(tickers))}")
+    fetched = metadata["rows_fetched"]
+    # A CSV folder is streamed into the landing file, so its fetched rows are not counted.
+    of_fetched = f"of {fetched} fetched" if str(fetched).isdigit() else "(CSV files streamed)"
     lines.append(
-        f"  rows landed: {metadata['rows_landed']} of {metadata['rows_fetched']} fetched "
+        f"  rows landed: {metadata['rows_landed']} {of_fetched} "
         f"({metadata['first_date_landed']} to {metadata['last_date_landed']})"
     )
     failed = metadata["failed_tickers"]

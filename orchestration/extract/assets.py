@@ -1,19 +1,19 @@
 """Dagster wiring of the price extraction: the ``landed_prices`` asset and its schedule."""
 
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import dagster as dg
 
 from orchestration import settings
-from orchestration.extract.prices import (
-    ExtractionError,
-    ExtractionOptions,
-    ExtractionReport,
-    extract_prices,
-)
 from orchestration.extract.universe import OTHER_SEGMENT
-from orchestration.extract.yfinance_source import configure_yfinance
 from orchestration.paths import COMPANIES_SEED, data_paths
+
+if TYPE_CHECKING:
+    from orchestration.extract.prices import ExtractionOptions, ExtractionReport
+
+# The extraction modules (pandas, pyarrow) are imported when the asset runs, not when the
+# code location loads: `dagster dev` and every run pay for the definitions' imports.
 
 
 class PriceExtractionConfig(dg.Config):
@@ -30,8 +30,10 @@ class PriceExtractionConfig(dg.Config):
     max_failed_share: float | None = None
 
 
-def extraction_options(config: PriceExtractionConfig, environ=None) -> ExtractionOptions:
+def extraction_options(config: PriceExtractionConfig, environ=None) -> "ExtractionOptions":
     """Turn launchpad config plus environment into validated extraction options."""
+    from orchestration.extract.prices import ExtractionOptions
+
     pick = settings.pick
     return ExtractionOptions(
         source=pick(config.source, settings.ENV_PRICE_SOURCE, environ) or "auto",
@@ -77,8 +79,9 @@ def extraction_options(config: PriceExtractionConfig, environ=None) -> Extractio
 def landed_prices(
     context: dg.AssetExecutionContext, config: PriceExtractionConfig
 ) -> dg.MaterializeResult:
+    from orchestration.extract.prices import ExtractionError, extract_prices
+
     paths = data_paths()
-    configure_yfinance(paths.yfinance_cache)
     try:
         options = extraction_options(config)
     except (settings.SettingsError, ExtractionError) as error:
@@ -90,6 +93,7 @@ def landed_prices(
             companies_seed=COMPANIES_SEED,
             run_id=context.run_id,
             fetched_at=datetime.now(UTC),
+            yfinance_cache=paths.yfinance_cache,
         )
     except ExtractionError as error:
         raise dg.Failure(description=str(error)) from error
@@ -102,7 +106,7 @@ def landed_prices(
     )
 
 
-def readability_check(report: ExtractionReport) -> dg.AssetCheckResult:
+def readability_check(report: "ExtractionReport") -> dg.AssetCheckResult:
     """Fails when a curated ticker's source exists but cannot be read (bad input)."""
     curated = {company.ticker for company in report.universe if company.segment != OTHER_SEGMENT}
     unreadable = {t: reason for t, reason in report.unreadable.items() if t in curated}
@@ -120,7 +124,7 @@ def readability_check(report: ExtractionReport) -> dg.AssetCheckResult:
     )
 
 
-def report_metadata(report: ExtractionReport) -> dict[str, dg.MetadataValue]:
+def report_metadata(report: "ExtractionReport") -> dict[str, dg.MetadataValue]:
     """Asset metadata: counts, date range, source per ticker, failures and a preview."""
     return {
         "price_source": dg.MetadataValue.text(
@@ -129,7 +133,9 @@ def report_metadata(report: ExtractionReport) -> dict[str, dg.MetadataValue]:
         "requested_source": dg.MetadataValue.text(report.requested_source),
         "warnings": dg.MetadataValue.md("\n".join(f"- **{w}**" for w in report.warnings) or "none"),
         "universe_size": dg.MetadataValue.int(len(report.universe)),
-        "rows_fetched": dg.MetadataValue.int(report.rows_fetched),
+        "rows_fetched": dg.MetadataValue.text(
+            str(report.rows_fetched) if report.rows_fetched is not None else "streamed"
+        ),
         "rows_landed": dg.MetadataValue.int(report.rows_landed),
         "first_date_landed": dg.MetadataValue.text(str(report.first_date or "-")),
         "last_date_landed": dg.MetadataValue.text(str(report.last_date or "-")),

@@ -25,7 +25,7 @@ import pandas as pd
 import pyarrow as pa
 
 from orchestration.extract import csv_source
-from orchestration.extract.landing import FETCHED_TABLE, add_fetched_frame
+from orchestration.extract.landing import add_fetched_frame
 
 MINIMAL_HEADER = "date,close"
 # A header line alone (plus a line end) is this long at most: such a file has no data rows.
@@ -52,6 +52,17 @@ class FolderScan:
     unreadable: dict[str, str] = field(default_factory=dict)
     scanned_by_duckdb: int = 0
     parsed_one_by_one: int = 0
+    # The minimal files, streamed into the landing file by the landing step.
+    streamed: MinimalFilesScan | None = None
+
+    def notes(self) -> list[str]:
+        """A line for the run's report when files had to be parsed one by one."""
+        if not self.parsed_one_by_one:
+            return []
+        return [
+            f"CSV folder: {self.scanned_by_duckdb} minimal Date,Close files read in one scan, "
+            f"{self.parsed_one_by_one} files of other shapes (or with problems) parsed one by one."
+        ]
 
 
 def has_minimal_header(path: Path) -> bool:
@@ -69,9 +80,10 @@ def scan_price_folder(
     windows: Mapping[str, date | None],
     price_source: str,
 ) -> FolderScan:
-    """Append the rows of every requested ticker's file (inside its window) to the fetched
-    table. A requested ticker without a file, with two files, or with a file that cannot be
-    read is a failure; the other files are read regardless."""
+    """Prepare reading every requested ticker's file (inside its window): files of other
+    shapes are parsed now into the fetched table; the minimal ones are streamed by the landing
+    step (``FolderScan.streamed``). A requested ticker without a file, with two files, or with
+    a file that cannot be read is a failure; the other files are read regardless."""
     groups = csv_source.group_price_files(Path(csv_dir))
     scan = FolderScan()
     minimal: dict[str, Path] = {}
@@ -88,11 +100,10 @@ def scan_price_folder(
             minimal[ticker] = paths[0]
         else:
             one_by_one[ticker] = paths[0]
-    doubtful = _scan_minimal_files(connection, minimal, windows, price_source)
-    scan.scanned_by_duckdb = len(minimal) - len(doubtful)
-    one_by_one.update({ticker: minimal[ticker] for ticker in doubtful})
     scan.parsed_one_by_one = len(one_by_one)
     _parse_one_by_one(connection, one_by_one, price_source, scan)
+    if minimal:
+        scan.streamed = MinimalFilesScan(connection, minimal, windows, price_source, scan)
     return scan
 
 
@@ -103,96 +114,115 @@ def _worth_scanning(path: Path) -> bool:
         return False  # the per-file parser reports it
 
 
-def _scan_minimal_files(
-    connection: duckdb.DuckDBPyConnection,
-    files: Mapping[str, Path],
-    windows: Mapping[str, date | None],
-    price_source: str,
-) -> set[str]:
-    """Scan the minimal files in one read_csv into a staging table; append the tickers whose
-    rows are all sound to the fetched table and return the others (for the per-file parser)."""
-    if not files:
-        return set()
-    tickers = list(files)
-    connection.register(
-        "scan_files_arrow",
-        pa.table(
-            {
-                "path": [str(files[ticker]) for ticker in tickers],
-                "ticker": tickers,
-                "window_start": [windows[ticker] for ticker in tickers],
-            },
-            schema=pa.schema(
-                [("path", pa.string()), ("ticker", pa.string()), ("window_start", pa.date32())]
+class MinimalFilesScan:
+    """The minimal files as one DuckDB ``read_csv`` streamed into the landing file
+    (``landing.StreamedRows``), and the check of what it wrote."""
+
+    def __init__(
+        self,
+        connection: duckdb.DuckDBPyConnection,
+        files: Mapping[str, Path],
+        windows: Mapping[str, date | None],
+        price_source: str,
+        scan: FolderScan,
+    ) -> None:
+        self.files = dict(files)
+        self.price_source = price_source
+        self.scan = scan
+        scan.scanned_by_duckdb = len(self.files)
+        tickers = list(self.files)
+        connection.register(
+            "scan_files_arrow",
+            pa.table(
+                {
+                    "path": [str(self.files[ticker]) for ticker in tickers],
+                    "ticker": tickers,
+                    "window_start": [windows[ticker] for ticker in tickers],
+                },
+                schema=pa.schema(
+                    [("path", pa.string()), ("ticker", pa.string()), ("window_start", pa.date32())]
+                ),
             ),
-        ),
-    )
-    connection.execute("create or replace temp table scan_files as select * from scan_files_arrow")
-    connection.unregister("scan_files_arrow")
-    # Date is read as text: only a YYYY-MM-DD date is taken here, anything else goes to the
-    # parser (which knows yfinance's timestamp layouts and refuses ambiguous ones). Rows whose
-    # date does not parse are kept whatever the window, so they are noticed.
-    connection.execute(
+        )
+        connection.execute(
+            "create or replace temp table scan_files as select * from scan_files_arrow"
+        )
+        connection.unregister("scan_files_arrow")
+
+    def select_sql(self) -> str:
+        # COPY takes no parameters, so the file list is a literal. Date is read as text: only
+        # a YYYY-MM-DD date is taken here, anything else goes to the parser (which knows
+        # yfinance's timestamp layouts and refuses ambiguous ones). Rows whose date does not
+        # parse are kept whatever the window, so that vet() sees them.
+        paths = "[" + ", ".join(_sql_string(str(path)) for path in self.files.values()) + "]"
+        return f"""
+            select
+                scan_files.ticker,
+                case when length(raw.Date) = 10 then try_cast(raw.Date as date) end as date,
+                cast(null as double) as open,
+                cast(null as double) as high,
+                cast(null as double) as low,
+                raw.Close as close,
+                raw.Close as adj_close,
+                cast(null as double) as volume,
+                {_sql_string(self.price_source)} as price_source
+            from read_csv(
+                {paths},
+                header = true,
+                auto_detect = false,
+                delim = ',',
+                quote = '"',
+                columns = {{'Date': 'VARCHAR', 'Close': 'DOUBLE'}},
+                filename = true,
+                store_rejects = true,
+                rejects_table = 'scan_rejected_rows',
+                rejects_scan = 'scan_rejected_files'
+            ) as raw
+            inner join scan_files on raw.filename = scan_files.path
+            where
+                scan_files.window_start is null
+                or length(raw.Date) <> 10
+                or try_cast(raw.Date as date) is null
+                or try_cast(raw.Date as date) >= scan_files.window_start
         """
-        create or replace temp table scanned_rows as
-        select
-            scan_files.ticker,
-            case
-                when length(raw.Date) = 10 then try_cast(raw.Date as date)
-            end as date,
-            raw.Close as close
-        from read_csv(
-            $paths,
-            header = true,
-            auto_detect = false,
-            delim = ',',
-            quote = '"',
-            columns = {'Date': 'VARCHAR', 'Close': 'DOUBLE'},
-            filename = true,
-            store_rejects = true,
-            rejects_table = 'scan_rejected_rows',
-            rejects_scan = 'scan_rejected_files'
-        ) as raw
-        inner join scan_files on raw.filename = scan_files.path
-        where
-            scan_files.window_start is null
-            or raw.Date is null
-            or length(raw.Date) <> 10
-            or try_cast(raw.Date as date) is null
-            or try_cast(raw.Date as date) >= scan_files.window_start
-        """,
-        {"paths": [str(files[ticker]) for ticker in tickers]},
-    )
-    doubtful = {
-        ticker
-        for (ticker,) in connection.execute(
-            f"""
-            select scan_files.ticker
-            from {_REJECTED_FILES_SQL} as rejected
-            inner join scan_files on rejected.file_path = scan_files.path
-            union
-            select ticker
-            from scanned_rows
-            group by ticker
-            having
-                count(*) filter (
-                    where date is null or close is null or not isfinite(close)
-                ) > 0
-                or count(*) <> count(distinct date)
-            """
-        ).fetchall()
-    }
-    connection.execute(
-        f"""
-        insert into {FETCHED_TABLE}
-        select ticker, date, null, null, null, close, close, null, $price_source
-        from scanned_rows
-        where ticker not in (select unnest($doubtful))
-        """,
-        {"price_source": price_source, "doubtful": sorted(doubtful)},
-    )
-    connection.execute("drop table scanned_rows")
-    return doubtful
+
+    def vet(self, connection: duckdb.DuckDBPyConnection, written: str) -> set[str]:
+        """The tickers with anything odd among their written rows or a row the reader
+        rejected; their files go to the per-file parser, whose rows replace them."""
+        doubtful = {
+            ticker
+            for (ticker,) in connection.execute(
+                f"""
+                select scan_files.ticker
+                from {_REJECTED_FILES_SQL} as rejected
+                inner join scan_files on rejected.file_path = scan_files.path
+                union
+                select ticker
+                from {written}
+                where price_source = {_sql_string(self.price_source)}
+                group by ticker
+                having
+                    count(*) filter (
+                        where date is null or close is null or not isfinite(close)
+                    ) > 0
+                    or count(*) <> count(distinct date)
+                """
+            ).fetchall()
+        }
+        doubtful &= set(self.files)
+        self.scan.scanned_by_duckdb = len(self.files) - len(doubtful)
+        self.scan.parsed_one_by_one += len(doubtful)
+        _parse_one_by_one(
+            connection,
+            {ticker: self.files[ticker] for ticker in doubtful},
+            self.price_source,
+            self.scan,
+        )
+        return doubtful
+
+
+def _sql_string(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
 
 
 def _parse_one_by_one(

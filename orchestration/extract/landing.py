@@ -15,11 +15,12 @@ from __future__ import annotations
 import os
 import re
 import uuid
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
+from typing import Protocol
 
 import duckdb
 import pandas as pd
@@ -127,7 +128,7 @@ FETCHED_TABLE = "fetched_prices"
 WINDOW_TABLE = "fetch_windows"
 PREVIEW_ROWS = 10
 _FETCHED_COLUMNS_SQL = f"""
-    create or replace table {FETCHED_TABLE} (
+    create or replace temp table {FETCHED_TABLE} (
         ticker varchar, date date, open double, high double, low double, close double,
         adj_close double, volume double, price_source varchar
     )
@@ -181,7 +182,9 @@ def register_windows(
         schema=pa.schema([("ticker", pa.string()), ("window_start", pa.date32())]),
     )
     connection.register("windows_arrow", table)
-    connection.execute(f"create or replace table {WINDOW_TABLE} as select * from windows_arrow")
+    connection.execute(
+        f"create or replace temp table {WINDOW_TABLE} as select * from windows_arrow"
+    )
     connection.unregister("windows_arrow")
 
 
@@ -215,9 +218,19 @@ def count_fetched(connection: duckdb.DuckDBPyConnection) -> int:
     return connection.execute(f"select count(*) from {FETCHED_TABLE}").fetchall()[0][0]
 
 
-def fetched_ticker_names(connection: duckdb.DuckDBPyConnection) -> set[str]:
-    rows = connection.execute(f"select distinct ticker from {FETCHED_TABLE}").fetchall()
-    return {ticker for (ticker,) in rows}
+class StreamedRows(Protocol):
+    """Rows a source streams into the landing file instead of loading into the fetched table
+    (the CSV folder scan), with its own check of what was written."""
+
+    def select_sql(self) -> str:
+        """SELECT of the rows (ticker, date, open, high, low, close, adj_close, volume,
+        price_source), already cut to the fetch windows; no parameters (COPY takes none)."""
+        ...
+
+    def vet(self, connection: duckdb.DuckDBPyConnection, written: str) -> set[str]:
+        """Tickers whose streamed rows must not land (looking at the SQL relation ``written``);
+        their replacement rows, if any, are added to the fetched table."""
+        ...
 
 
 def land_new_or_revised(
@@ -227,12 +240,15 @@ def land_new_or_revised(
     price_source: str,
     run_id: str,
     fetched_at: datetime,
+    streamed: StreamedRows | None = None,
 ) -> LandedBatch:
     """Land the fetched rows that are new, or whose values or source differ from their current
     landed version, as one new immutable file sorted by ticker and date.
 
-    NULL equals NULL here (``is distinct from``): a missing volume fetched twice is not a
-    revision. Returns an empty batch, and writes nothing, when every row is already landed.
+    The fetched rows are the fetched table plus, when given, ``streamed`` rows, which go from
+    their source to the landing file in one pass. NULL equals NULL here (``is distinct from``):
+    a missing volume fetched twice is not a revision. Returns an empty batch, and writes
+    nothing, when every row is already landed.
     """
     files = landed_files(landing_dir)
     if files:
@@ -240,27 +256,53 @@ def land_new_or_revised(
             f"create or replace temp table landed_window as {latest_landed_sql(WINDOW_TABLE)}",
             {"files": [str(path) for path in files]},
         )
-    else:
-        connection.execute(
-            f"create or replace temp table landed_window as select * from {FETCHED_TABLE} limit 0"
-        )
+    fetched = f"select * from {FETCHED_TABLE}"
+    if streamed is not None:
+        fetched += f" union all ({streamed.select_sql()})"
+    select = _new_or_revised_sql(fetched, run_id, fetched_at, compare=bool(files))
+
+    def vet_streamed_rows(written: str) -> str | None:
+        """A replacement SELECT when the streamed rows of some tickers must not land."""
+        if streamed is None:
+            return None
+        rejected = sorted(streamed.vet(connection, written))
+        if not rejected:
+            return None
+        tickers = "[" + ", ".join(_sql_string(ticker) for ticker in rejected) + "]"
+        replacements = f"select * from {FETCHED_TABLE} where list_contains({tickers}, ticker)"
+        return f"""
+            select * from {written} where not list_contains({tickers}, ticker)
+            union all ({_new_or_revised_sql(replacements, run_id, fetched_at, bool(files))})
+            order by ticker, date
+        """
+
+    return _write_once(
+        connection, select, landing_dir, price_source, run_id, fetched_at, vet_streamed_rows
+    )
+
+
+def _new_or_revised_sql(fetched: str, run_id: str, fetched_at: datetime, compare: bool) -> str:
+    """SELECT of the rows of ``fetched`` to land, with provenance, sorted by ticker and date;
+    with ``compare``, only those new or different against ``landed_window``."""
     changed = " or ".join(
         f"fetched.{column} is distinct from landed.{column}"
         for column in [*VALUE_COLUMNS, "price_source"]
     )
-    select = f"""
+    comparison = f"""
+        left join landed_window as landed
+            on fetched.ticker = landed.ticker and fetched.date = landed.date
+        where landed.ticker is null or {changed}
+    """
+    return f"""
         select
             fetched.ticker, fetched.date, fetched.open, fetched.high, fetched.low,
             fetched.close, fetched.adj_close, fetched.volume, fetched.price_source,
             {_sql_string(run_id)} as run_id,
             cast({_sql_string(_utc_iso(fetched_at))} as timestamptz) as fetched_at
-        from {FETCHED_TABLE} as fetched
-        left join landed_window as landed
-            on fetched.ticker = landed.ticker and fetched.date = landed.date
-        where landed.ticker is null or {changed}
+        from ({fetched}) as fetched
+        {comparison if compare else ""}
         order by fetched.ticker, fetched.date
     """
-    return _write_once(connection, select, landing_dir, price_source, run_id, fetched_at)
 
 
 def write_landing_file(
@@ -299,19 +341,29 @@ def _write_once(
     price_source: str,
     run_id: str,
     fetched_at: datetime,
+    vet: Callable[[str], str | None] | None = None,
 ) -> LandedBatch:
-    """COPY ``select`` to a temporary file, then link it to its final name (never replacing)."""
+    """COPY ``select`` to a temporary file, then link it to its final name (never replacing).
+
+    ``vet`` looks at what was written (as a SQL relation) and may return a replacement SELECT,
+    which is written instead: checks that need the written rows never cost a second pass over
+    the source.
+    """
     landing_dir.mkdir(parents=True, exist_ok=True)
     final_path = landing_dir / landing_file_name(fetched_at, price_source, run_id)
     if final_path.exists():
         raise FileExistsError(f"landing file {final_path} exists already; landing is append-only")
     temporary_path = landing_dir / f".{final_path.name}.{os.getpid()}.tmp"
+    first_draft = landing_dir / f".{final_path.name}.{os.getpid()}.draft.tmp"
     try:
         connection.execute("set timezone = 'UTC'")
-        connection.execute(
-            f"copy ({select}) to {_sql_string(str(temporary_path))} "
-            "(format parquet, compression zstd)"
-        )
+        _copy(connection, select, first_draft if vet else temporary_path)
+        if vet:
+            replacement = vet(f"read_parquet({_sql_string(str(first_draft))})")
+            if replacement is None:
+                first_draft.rename(temporary_path)
+            else:
+                _copy(connection, replacement, temporary_path)
         batch = _describe_batch(connection, temporary_path)
         if not batch.rows:
             return LandedBatch()
@@ -321,8 +373,15 @@ def _write_once(
         _fsync_directory(landing_dir)
     finally:
         temporary_path.unlink(missing_ok=True)
+        first_draft.unlink(missing_ok=True)
     batch.path = final_path
     return batch
+
+
+def _copy(connection: duckdb.DuckDBPyConnection, select: str, path: Path) -> None:
+    connection.execute(
+        f"copy ({select}) to {_sql_string(str(path))} (format parquet, compression zstd)"
+    )
 
 
 def _describe_batch(connection: duckdb.DuckDBPyConnection, path: Path) -> LandedBatch:

@@ -17,11 +17,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from orchestration.extract import csv_scan, csv_source, demo_source, yfinance_source
+from orchestration.extract import csv_scan, csv_source, demo_source
 from orchestration.extract.landing import (
     add_fetched_frame,
     count_fetched,
-    fetched_ticker_names,
     land_new_or_revised,
     read_watermarks,
     register_windows,
@@ -96,7 +95,8 @@ class ExtractionReport:
     unreadable: dict[str, str] = field(default_factory=dict)
     landing_files: list[Path] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
-    rows_fetched: int = 0
+    # Rows read inside the fetch windows; None for a CSV folder, whose files are streamed.
+    rows_fetched: int | None = 0
     first_date: date | None = None
     last_date: date | None = None
     preview: pd.DataFrame = field(default_factory=empty_price_frame)
@@ -184,6 +184,8 @@ def fetch_prices(
         if source == "demo":
             frames.append(demo_source.generate_demo_prices(tickers, start, end, options.demo_seed))
         else:
+            from orchestration.extract import yfinance_source  # see _yahoo_is_reachable
+
             result = yfinance_source.fetch_yfinance_prices(
                 tickers, start, end + timedelta(days=1), download=download, sleep=sleep
             )
@@ -200,13 +202,21 @@ def extract_prices(
     companies_seed: Path,
     run_id: str,
     fetched_at: datetime,
-    is_reachable: Callable[[], bool] = yfinance_source.yahoo_is_reachable,
+    is_reachable: Callable[[], bool] | None = None,
     download: Callable[..., pd.DataFrame] | None = None,
     sleep: Callable[[float], None] = time.sleep,
+    yfinance_cache: Path | None = None,
 ) -> ExtractionReport:
     """Fetch, land the new and revised rows, and report. Raises ExtractionError when more than
-    ``max_failed_share`` of the universe failed, after landing what succeeded."""
-    source, warnings = resolve_source(options, is_reachable)
+    ``max_failed_share`` of the universe failed, after landing what succeeded.
+
+    ``yfinance_cache`` is where yfinance keeps its caches, set up only when Yahoo is used.
+    """
+    source, warnings = resolve_source(options, is_reachable or _yahoo_is_reachable)
+    if source == "yfinance" and yfinance_cache is not None:
+        from orchestration.extract import yfinance_source
+
+        yfinance_source.configure_yfinance(yfinance_cache)
     universe, universe_warnings = resolve_universe(options, source, companies_seed)
     tickers = [company.ticker for company in universe]
     for leftover in remove_stale_temporary_files(landing_dir):
@@ -225,22 +235,32 @@ def extract_prices(
     # against what has landed and the write are set-based, whatever the batch size.
     with scratch_database(landing_dir.parent / SCRATCH_DIR_NAME) as connection:
         register_windows(connection, windows)
+        streamed = None
         if source == "csv":
             assert options.csv_dir is not None
             scan = csv_scan.scan_price_folder(connection, options.csv_dir, windows, source)
-            failed, unreadable = scan.failed, scan.unreadable
+            streamed = scan.streamed
         else:
             fetched = fetch_prices(source, windows, options, download=download, sleep=sleep)
             add_fetched_frame(connection, fetched.prices, source)
+        # Streamed CSV rows are not counted apart: that would cost a second pass over them.
+        report.rows_fetched = count_fetched(connection) if streamed is None else None
+        batch = land_new_or_revised(
+            connection,
+            landing_dir,
+            price_source=source,
+            run_id=run_id,
+            fetched_at=fetched_at,
+            streamed=streamed,
+        )
+        if source == "csv":
+            failed, unreadable = scan.failed, scan.unreadable
+            report.warnings += scan.notes()
+        else:
             failed, unreadable = fetched.failed, {}
         report.failed = dict(sorted(failed.items()))
         report.unreadable = dict(sorted(unreadable.items()))
-        report.rows_fetched = count_fetched(connection)
-        fetched_tickers = fetched_ticker_names(connection)
-        report.source_by_ticker = {t: source for t in windows if t in fetched_tickers}
-        batch = land_new_or_revised(
-            connection, landing_dir, price_source=source, run_id=run_id, fetched_at=fetched_at
-        )
+        report.source_by_ticker = {t: source for t in windows if t not in report.failed}
     if batch.path is not None:
         report.landing_files.append(batch.path)
         report.rows_landed_by_ticker = batch.rows_by_ticker
@@ -254,6 +274,14 @@ def extract_prices(
             + "; ".join(f"{ticker}: {reason}" for ticker, reason in report.failed.items())
         )
     return report
+
+
+def _yahoo_is_reachable() -> bool:
+    # yfinance (with curl_cffi) is imported only by runs that use Yahoo: it costs a second or
+    # more of every demo or CSV run, and of every load of the code location.
+    from orchestration.extract import yfinance_source
+
+    return yfinance_source.yahoo_is_reachable()
 
 
 def _group_by_start(windows: Mapping[str, date | None]) -> dict[date | None, list[str]]:

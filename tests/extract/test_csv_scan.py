@@ -3,7 +3,7 @@ hands every file it finds anything odd in to that parser (which reads it or name
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +12,11 @@ import pytest
 
 from orchestration.extract import csv_scan
 from orchestration.extract.csv_source import read_price_csv
-from orchestration.extract.landing import FETCHED_TABLE, register_windows, scratch_database
+from orchestration.extract.landing import (
+    land_new_or_revised,
+    register_windows,
+    scratch_database,
+)
 
 
 def write_minimal(folder: Path, ticker: str, days: int = 30, start: str = "2024-01-01") -> Path:
@@ -25,10 +29,24 @@ def write_minimal(folder: Path, ticker: str, days: int = 30, start: str = "2024-
 
 
 def scan(folder: Path, windows: dict[str, date | None]) -> tuple[csv_scan.FolderScan, pd.DataFrame]:
+    """Scan the folder and land it (the minimal files are streamed by the landing step);
+    returns the scan and the landed rows."""
+    landing_dir = folder.parent / "landing"
     with scratch_database(folder.parent / "scratch") as connection:
         register_windows(connection, windows)
         result = csv_scan.scan_price_folder(connection, folder, windows, "csv")
-        rows = connection.execute(f"select * from {FETCHED_TABLE} order by ticker, date").df()
+        batch = land_new_or_revised(
+            connection,
+            landing_dir,
+            price_source="csv",
+            run_id=f"run{len(list(landing_dir.glob('*.parquet')))}",
+            fetched_at=datetime.now(UTC),
+            streamed=result.streamed,
+        )
+    if batch.path is None:
+        return result, pd.DataFrame(columns=["ticker", "date", "close"])
+    rows = pd.read_parquet(batch.path)
+    rows["date"] = pd.to_datetime(rows["date"])
     return result, rows
 
 
@@ -121,3 +139,22 @@ def test_other_shapes_are_parsed_one_by_one(folder: Path, sample_prices_dir: Pat
     iren = rows[rows["ticker"] == "IREN"].reset_index(drop=True)
     np.testing.assert_array_equal(iren["adj_close"], parsed["adj_close"])
     np.testing.assert_array_equal(iren["volume"], parsed["volume"])
+
+
+def test_a_rescan_lands_only_new_and_revised_rows(folder: Path) -> None:
+    write_minimal(folder, "AAA")
+    write_minimal(folder, "BBB")
+    scan(folder, {"AAA": None, "BBB": None})
+    with (folder / "AAA.csv").open("a") as handle:
+        handle.write("2024-02-12,99.5\n")  # a new day
+    text = (folder / "BBB.csv").read_text().replace("2024-02-07,19.3103", "2024-02-07,19.7")
+    (folder / "BBB.csv").write_text(text)  # a revised close inside the window
+    windows = {"AAA": date(2024, 2, 2), "BBB": date(2024, 2, 2)}
+    result, rows = scan(folder, windows)
+    assert not result.failed
+    assert list(zip(rows["ticker"], rows["date"].dt.strftime("%m-%d"), rows["close"])) == [
+        ("AAA", "02-12", 99.5),
+        ("BBB", "02-07", 19.7),
+    ]
+    again, nothing = scan(folder, windows)
+    assert nothing.empty
