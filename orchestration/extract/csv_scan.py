@@ -186,9 +186,10 @@ class MinimalFilesScan:
                 or try_cast(raw.Date as date) >= scan_files.window_start
         """
 
-    def vet(self, connection: duckdb.DuckDBPyConnection, written: str) -> set[str]:
-        """The tickers with anything odd among their written rows or a row the reader
-        rejected; their files go to the per-file parser, whose rows replace them."""
+    def vet(self, connection: duckdb.DuckDBPyConnection, summary: str) -> set[str]:
+        """The tickers with anything odd among their written rows (a row without a usable date
+        or close, a repeated date) or a row the reader rejected; their files go to the
+        per-file parser, whose rows replace them."""
         doubtful = {
             ticker
             for (ticker,) in connection.execute(
@@ -198,14 +199,8 @@ class MinimalFilesScan:
                 inner join scan_files on rejected.file_path = scan_files.path
                 union
                 select ticker
-                from {written}
-                where price_source = {_sql_string(self.price_source)}
-                group by ticker
-                having
-                    count(*) filter (
-                        where date is null or close is null or not isfinite(close)
-                    ) > 0
-                    or count(*) <> count(distinct date)
+                from {summary}
+                where unusable_rows > 0 or rows <> dates
                 """
             ).fetchall()
         }

@@ -227,9 +227,10 @@ class StreamedRows(Protocol):
         price_source), already cut to the fetch windows; no parameters (COPY takes none)."""
         ...
 
-    def vet(self, connection: duckdb.DuckDBPyConnection, written: str) -> set[str]:
-        """Tickers whose streamed rows must not land (looking at the SQL relation ``written``);
-        their replacement rows, if any, are added to the fetched table."""
+    def vet(self, connection: duckdb.DuckDBPyConnection, summary: str) -> set[str]:
+        """Tickers whose streamed rows must not land, judged from ``summary`` (the written rows
+        per ticker: rows, dates, unusable_rows, first_date, last_date); their replacement rows,
+        if any, are added to the fetched table."""
         ...
 
 
@@ -261,11 +262,11 @@ def land_new_or_revised(
         fetched += f" union all ({streamed.select_sql()})"
     select = _new_or_revised_sql(fetched, run_id, fetched_at, compare=bool(files))
 
-    def vet_streamed_rows(written: str) -> str | None:
+    def vet_streamed_rows(written: str, summary: str) -> str | None:
         """A replacement SELECT when the streamed rows of some tickers must not land."""
         if streamed is None:
             return None
-        rejected = sorted(streamed.vet(connection, written))
+        rejected = sorted(streamed.vet(connection, summary))
         if not rejected:
             return None
         tickers = "[" + ", ".join(_sql_string(ticker) for ticker in rejected) + "]"
@@ -341,13 +342,13 @@ def _write_once(
     price_source: str,
     run_id: str,
     fetched_at: datetime,
-    vet: Callable[[str], str | None] | None = None,
+    vet: Callable[[str, str], str | None] | None = None,
 ) -> LandedBatch:
     """COPY ``select`` to a temporary file, then link it to its final name (never replacing).
 
-    ``vet`` looks at what was written (as a SQL relation) and may return a replacement SELECT,
-    which is written instead: checks that need the written rows never cost a second pass over
-    the source.
+    ``vet`` looks at what was written (a SQL relation, and its per-ticker summary) and may
+    return a replacement SELECT, which is written instead: checks that need the written rows
+    never cost a second pass over the source.
     """
     landing_dir.mkdir(parents=True, exist_ok=True)
     final_path = landing_dir / landing_file_name(fetched_at, price_source, run_id)
@@ -359,11 +360,15 @@ def _write_once(
         connection.execute("set timezone = 'UTC'")
         _copy(connection, select, first_draft if vet else temporary_path)
         if vet:
-            replacement = vet(f"read_parquet({_sql_string(str(first_draft))})")
+            draft = f"read_parquet({_sql_string(str(first_draft))})"
+            replacement = vet(draft, _summarize(connection, first_draft))
             if replacement is None:
                 first_draft.rename(temporary_path)
             else:
                 _copy(connection, replacement, temporary_path)
+                _summarize(connection, temporary_path)
+        else:
+            _summarize(connection, temporary_path)
         batch = _describe_batch(connection, temporary_path)
         if not batch.rows:
             return LandedBatch()
@@ -384,19 +389,41 @@ def _copy(connection: duckdb.DuckDBPyConnection, select: str, path: Path) -> Non
     )
 
 
+def _summarize(connection: duckdb.DuckDBPyConnection, path: Path) -> str:
+    """One pass over a written file: per ticker its rows, distinct dates, rows without a usable
+    date or close, and date range, as the temp table ``written_by_ticker`` (returned)."""
+    connection.execute(
+        f"""
+        create or replace temp table written_by_ticker as
+        select
+            ticker,
+            count(*) as rows,
+            count(distinct date) as dates,
+            count(*) filter (
+                where date is null or close is null or not isfinite(close)
+            ) as unusable_rows,
+            min(date) as first_date,
+            max(date) as last_date
+        from read_parquet({_sql_string(str(path))})
+        group by ticker
+        """
+    )
+    return "written_by_ticker"
+
+
 def _describe_batch(connection: duckdb.DuckDBPyConnection, path: Path) -> LandedBatch:
-    source = f"read_parquet({_sql_string(str(path))})"
     counts = connection.execute(
-        f"select ticker, count(*), min(date), max(date) from {source} group by ticker"
+        "select ticker, rows, first_date, last_date from written_by_ticker order by ticker"
     ).fetchall()
     if not counts:
         return LandedBatch()
     total = sum(count for _, count, _, _ in counts)
     preview = connection.execute(
-        f"select {', '.join(PRICE_COLUMNS)} from {source} offset {max(total - PREVIEW_ROWS, 0)}"
+        f"select {', '.join(PRICE_COLUMNS)} from read_parquet({_sql_string(str(path))}) "
+        f"offset {max(total - PREVIEW_ROWS, 0)}"
     ).df()
     return LandedBatch(
-        rows_by_ticker={ticker: int(count) for ticker, count, _, _ in sorted(counts)},
+        rows_by_ticker={ticker: int(count) for ticker, count, _, _ in counts},
         first_date=min(first for _, _, first, _ in counts),
         last_date=max(last for _, _, _, last in counts),
         preview=preview,
