@@ -17,7 +17,7 @@ import os
 import shutil
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -33,6 +33,10 @@ PUBLISHED_MARTS: tuple[str, ...] = (
     "quarantined_prices",
 )
 RUNS_TABLE = "_published_runs"
+# Marts keyed by (ticker, date) that grow by a day at a time: published by replacing their
+# recent rows (see _refresh_recent_rows). The window covers the extraction's re-fetch days.
+RECENT_ROWS_MARTS: tuple[str, ...] = ("fct_daily_prices",)
+RECENT_DAYS = 31
 KEEP_VERSIONS = 2
 
 
@@ -93,11 +97,25 @@ def _build_published_db(
     previous: Path | None,
     run_row: Mapping[str, object],
 ) -> dict[str, int]:
+    """Build the next published file at ``target`` and the Parquet files of this version.
+
+    The next file starts as a copy of the previous one. Small marts are replaced whole; the
+    daily prices (tens of millions of rows for a market-wide universe) get only their recent
+    rows and new tickers replaced, and the result is then compared with the warehouse table
+    (row count and a sum of row hashes): any difference, such as a revision older than the
+    recent window, and the table is replaced whole. So the published copy always equals the
+    warehouse, and a day of new prices costs a day of rows.
+    """
+    if previous is not None:
+        shutil.copyfile(previous, target)
     row_counts: dict[str, int] = {}
     with duckdb.connect(str(target)) as out:
         out.execute("attach ? as warehouse (read_only)", [str(warehouse)])
         for mart in marts:
-            out.execute(f"create table {mart} as select * from warehouse.marts.{mart}")
+            if not (mart in RECENT_ROWS_MARTS and _refresh_recent_rows(out, mart)):
+                out.execute(
+                    f"create or replace table {mart} as select * from warehouse.marts.{mart}"
+                )
             out.execute(
                 f"copy {mart} to ? (format parquet, compression zstd)",
                 [str(version_dir / f"{mart}.parquet")],
@@ -107,7 +125,7 @@ def _build_published_db(
             [
                 row[0]
                 for row in out.execute(
-                    "select distinct price_source from fct_daily_prices order by 1"
+                    "select distinct price_source from warehouse.marts.fct_daily_prices order by 1"
                 ).fetchall()
             ]
             if "fct_daily_prices" in marts
@@ -115,13 +133,9 @@ def _build_published_db(
         )
         out.execute("detach warehouse")
         out.execute(
-            f"create table {RUNS_TABLE} (run_id varchar, published_at timestamptz, "
+            f"create table if not exists {RUNS_TABLE} (run_id varchar, published_at timestamptz, "
             "row_counts json, price_sources varchar, check_summary json)"
         )
-        if previous is not None:
-            out.execute("attach ? as previous (read_only)", [str(previous)])
-            out.execute(f"insert into {RUNS_TABLE} select * from previous.{RUNS_TABLE}")
-            out.execute("detach previous")
         out.execute(
             f"insert into {RUNS_TABLE} values (?, ?, ?, ?, ?)",
             [
@@ -132,7 +146,70 @@ def _build_published_db(
                 json.dumps(run_row["check_summary"], default=str),
             ],
         )
+        out.execute("checkpoint")
     return row_counts
+
+
+def _refresh_recent_rows(out: duckdb.DuckDBPyConnection, mart: str) -> bool:
+    """Replace the rows of the last ``RECENT_DAYS`` (before the latest published date), add the
+    tickers the published table does not have, drop those the warehouse no longer has; then
+    check the table equals the warehouse's. False (table left as it was, to be replaced whole)
+    when there is no published table with the same columns, or when the check finds a
+    difference."""
+    published_columns = _columns(out, "published", mart)
+    if not published_columns or published_columns != _columns(out, "warehouse", mart):
+        return False
+    source = f"warehouse.marts.{mart}"
+    (latest,) = out.execute(f"select max(date) from {mart}").fetchall()[0]
+    if latest is None:
+        return False
+    cutoff = latest - timedelta(days=RECENT_DAYS)
+    out.execute("begin")
+    out.execute(
+        f"create or replace temp table published_tickers as select distinct ticker from {mart}"
+    )
+    out.execute(
+        f"delete from {mart} where date >= ? or ticker not in (select ticker from {source})",
+        [cutoff],
+    )
+    out.execute(
+        f"""
+        insert into {mart}
+        select * from {source}
+        where date >= ? or ticker not in (select ticker from published_tickers)
+        """,
+        [cutoff],
+    )
+    if _fingerprint(out, mart) == _fingerprint(out, source):
+        out.execute("commit")
+        return True
+    out.execute("rollback")
+    return False
+
+
+def _columns(out: duckdb.DuckDBPyConnection, database: str, table: str) -> list[tuple[str, str]]:
+    """(name, type) of a table's columns: ``database`` is "published" (the file being built)
+    or "warehouse" (its marts schema)."""
+    where = (
+        "database_name = 'warehouse' and schema_name = 'marts'"
+        if database == "warehouse"
+        else "database_name = current_database() and schema_name = 'main'"
+    )
+    rows = out.execute(
+        f"select column_name, data_type from duckdb_columns() "
+        f"where {where} and table_name = ? order by column_index",
+        [table],
+    ).fetchall()
+    return [(name, data_type) for name, data_type in rows]
+
+
+def _fingerprint(out: duckdb.DuckDBPyConnection, relation: str) -> tuple[int, int]:
+    """Row count and the sum of the rows' hashes: equal content, equal fingerprint (whatever
+    the row order); a changed, missing or extra row changes it."""
+    (count, hashes) = out.execute(
+        f"select count(*), sum(hash(t)::hugeint) from {relation} as t"
+    ).fetchall()[0]
+    return int(count), int(hashes or 0)
 
 
 def _swap_symlink(link: Path, target: Path) -> None:

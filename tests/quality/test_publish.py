@@ -91,3 +91,90 @@ def test_publishing_needs_every_required_check_to_have_passed_in_the_run() -> No
         "marts/miner_ai_pivot_performance:gx_mart_miner_ai_pivot_performance_critical"
         in required_checks()
     )
+
+
+def make_price_warehouse(path: Path, days: int, tickers=("AAA", "BBB"), revise=None) -> Path:
+    """A warehouse with marts.fct_daily_prices of ``days`` days per ticker; ``revise`` sets
+    the close of (ticker, day number) to 999."""
+    path.unlink(missing_ok=True)
+    with duckdb.connect(str(path)) as warehouse:
+        warehouse.execute("create schema marts")
+        warehouse.execute(
+            """
+            create table marts.fct_daily_prices as
+            select ticker, date '2025-01-01' + cast(day as integer) as date,
+                   100.0 + day as close, 'csv' as price_source
+            from unnest(?) as t(ticker), range(?) as r(day)
+            """,
+            [list(tickers), days],
+        )
+        if revise:
+            ticker, day = revise
+            warehouse.execute(
+                "update marts.fct_daily_prices set close = 999 "
+                "where ticker = ? and date = date '2025-01-01' + ?",
+                [ticker, day],
+            )
+    return path
+
+
+def published_prices(published: Path) -> list[tuple]:
+    with duckdb.connect(str(published / "marts.duckdb"), read_only=True) as copy:
+        return copy.execute("select * from fct_daily_prices order by ticker, date").fetchall()
+
+
+def warehouse_prices(warehouse: Path) -> list[tuple]:
+    with duckdb.connect(str(warehouse), read_only=True) as source:
+        return source.execute(
+            "select * from marts.fct_daily_prices order by ticker, date"
+        ).fetchall()
+
+
+@pytest.mark.parametrize(
+    "next_warehouse",
+    [
+        {"days": 101},  # one new day: only the recent rows are replaced
+        {"days": 101, "tickers": ("AAA", "BBB", "CCC")},  # a new ticker comes whole
+        {"days": 100, "tickers": ("AAA",)},  # a ticker the warehouse dropped goes
+        {"days": 101, "revise": ("AAA", 3)},  # a revision older than the recent window
+        {"days": 101, "revise": ("BBB", 95)},  # a revision inside it
+    ],
+)
+def test_the_published_daily_prices_always_equal_the_warehouse(
+    tmp_path: Path, next_warehouse: dict
+) -> None:
+    marts = ("fct_daily_prices",)
+    published = tmp_path / "published"
+    publish(make_price_warehouse(tmp_path / "w.duckdb", days=100), published, "run-1", marts)
+    warehouse = make_price_warehouse(tmp_path / "w.duckdb", **next_warehouse)
+    report = publish(warehouse, published, "run-2", marts)
+    assert published_prices(published) == warehouse_prices(warehouse)
+    assert report.row_counts["fct_daily_prices"] == len(warehouse_prices(warehouse))
+    parquet = published / "parquet" / "fct_daily_prices.parquet"
+    assert duckdb.sql(f"select count(*) from '{parquet}'").fetchall()[0][0] == len(
+        warehouse_prices(warehouse)
+    )
+
+
+def test_recent_rows_are_replaced_in_place_when_that_gives_the_same_table(
+    tmp_path: Path, monkeypatch
+) -> None:
+    from orchestration.quality import publish as publishing
+
+    replaced_whole = []
+    original = publishing._refresh_recent_rows
+    monkeypatch.setattr(
+        publishing,
+        "_refresh_recent_rows",
+        lambda out, mart: replaced_whole.append(not (done := original(out, mart))) or done,
+    )
+    marts = ("fct_daily_prices",)
+    published = tmp_path / "published"
+    publish(make_price_warehouse(tmp_path / "w.duckdb", days=100), published, "run-1", marts)
+    publish(make_price_warehouse(tmp_path / "w.duckdb", days=101), published, "run-2", marts)
+    old_revision = make_price_warehouse(tmp_path / "w.duckdb", days=102, revise=("AAA", 3))
+    publish(old_revision, published, "run-3", marts)
+    # run-1 had nothing to refresh; run-2 refreshed in place; run-3's old revision was caught
+    # by the comparison and the table replaced whole.
+    assert replaced_whole == [True, False, True]
+    assert published_prices(published) == warehouse_prices(old_revision)
