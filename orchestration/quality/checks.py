@@ -6,7 +6,8 @@
   dbt reads. Critical failures on curated tickers are blocking ERROR checks.
 - ``warehouse_suites`` validates each seed and mart after dbt built them: one blocking check
   per dataset for its critical expectations, one WARN check for the rest.
-Check metadata carries unexpected counts, a few bad rows and the Data Docs location.
+Check metadata carries unexpected counts, a few bad rows and the Data Docs location. Each step
+builds the Data Docs of its validations once, after the last one.
 """
 
 from dataclasses import dataclass
@@ -20,13 +21,15 @@ from orchestration import settings
 from orchestration.extract.universe import load_companies
 from orchestration.paths import COMPANIES_SEED, data_paths
 from orchestration.quality.gx_runner import GxValidator
-from orchestration.quality.ledger import pending_landing_files, read_pending_rows, record_audit
-from orchestration.quality.outcomes import SuiteOutcome
-from orchestration.quality.price_audit import (
-    DEFAULT_MAX_QUARANTINE_SHARE,
-    audit_price_batch,
-    prepare_price_batch,
+from orchestration.quality.ledger import (
+    audit_chunk_rows,
+    iter_pending_chunks,
+    pending_landing_files,
+    plan_ticker_chunks,
+    record_audit,
 )
+from orchestration.quality.outcomes import SuiteOutcome
+from orchestration.quality.price_audit import DEFAULT_MAX_QUARANTINE_SHARE, audit_in_chunks
 
 LANDED_PRICES = dg.AssetKey("landed_prices")
 PREVIEW_ROWS = 10
@@ -84,7 +87,11 @@ def warnings_check_name(suite: str) -> str:
 def suite_check_results(
     outcome: SuiteOutcome, asset_key: dg.AssetKey, frame: pd.DataFrame, docs: str
 ) -> list[dg.AssetCheckResult]:
-    """The blocking (critical) and WARN (warnings) results of one suite's outcome."""
+    """The blocking (critical) and WARN (warnings) results of one suite's outcome.
+
+    ``frame`` holds the validated rows indexed by their position in the validated frame (a
+    default index), or at least the rows the outcome names first (a chunked audit's preview).
+    """
     results = []
     for check_name, failed, severity in (
         (critical_check_name(outcome.suite), outcome.failed_critical, dg.AssetCheckSeverity.ERROR),
@@ -104,9 +111,7 @@ def suite_check_results(
         }
         bad_rows = sorted({row for e in failed for row in e.unexpected_rows})[:PREVIEW_ROWS]
         if bad_rows:
-            metadata["bad_rows"] = dg.MetadataValue.md(
-                frame.iloc[bad_rows].to_markdown(index=False)
-            )
+            metadata["bad_rows"] = dg.MetadataValue.md(frame.loc[bad_rows].to_markdown(index=False))
         results.append(
             dg.AssetCheckResult(
                 check_name=check_name,
@@ -156,19 +161,28 @@ def warehouse_suites(context: dg.AssetCheckExecutionContext):
     paths = data_paths()
     validator = GxValidator(paths.quality)
     selected = context.selected_asset_check_keys
-    with duckdb.connect(str(paths.warehouse), read_only=True) as warehouse:
-        parameters = validation_parameters(warehouse)
-        for table in GUARDED_TABLES:
-            if dg.AssetCheckKey(table.asset_key, critical_check_name(table.suite)) not in selected:
-                continue
-            frame = warehouse.sql(table.query).df()
-            outcome = validator.validate(table.suite, frame, parameters)
-            context.log.info(
-                f"{table.suite}: {outcome.passed_count} passed, {outcome.failed_count} failed"
-            )
-            yield from suite_check_results(
-                outcome, table.asset_key, frame, str(validator.data_docs_index)
-            )
+    results: list[dg.AssetCheckResult] = []
+    try:
+        with duckdb.connect(str(paths.warehouse), read_only=True) as warehouse:
+            parameters = validation_parameters(warehouse)
+            for table in GUARDED_TABLES:
+                key = dg.AssetCheckKey(table.asset_key, critical_check_name(table.suite))
+                if key not in selected:
+                    continue
+                frame = warehouse.sql(table.query).df()
+                outcome = validator.validate(table.suite, frame, parameters)
+                context.log.info(
+                    f"{table.suite}: {outcome.passed_count} passed, {outcome.failed_count} failed"
+                )
+                results.extend(
+                    suite_check_results(
+                        outcome, table.asset_key, frame, str(validator.data_docs_index)
+                    )
+                )
+    finally:
+        # Once for the step, also when a validation raised: the docs show what did run.
+        validator.build_data_docs()
+    yield from results
 
 
 @dg.multi_asset_check(
@@ -199,8 +213,26 @@ def raw_prices_audit(context: dg.AssetCheckExecutionContext):
     """Audit the pending landing files; on success, accept them into the ledger dbt reads."""
     paths = data_paths()
     pending = pending_landing_files(paths.landing_prices, paths.quality)
-    rows = read_pending_rows(pending)
-    if rows.empty:
+    chunks = plan_ticker_chunks(pending, audit_chunk_rows())
+    curated = {company.ticker for company in load_companies(COMPANIES_SEED)}
+    max_share = settings.parse_float(
+        settings.pick(None, settings.ENV_MAX_QUARANTINE_SHARE),
+        "max_quarantine_share",
+        DEFAULT_MAX_QUARANTINE_SHARE,
+    )
+    validator = GxValidator(paths.quality)
+    parameters = {"today": pd.Timestamp(datetime.now(UTC).date())}
+    try:
+        audit = audit_in_chunks(
+            iter_pending_chunks(pending, chunks),
+            lambda batch: validator.validate("raw_prices", batch, parameters),
+            curated,
+            max_share,
+            planned_rows=sum(chunk.landed_rows for chunk in chunks),
+        )
+    finally:
+        validator.build_data_docs()
+    if audit.outcome is None:
         for name in (
             "gx_raw_prices_critical",
             "gx_raw_prices_warnings",
@@ -213,27 +245,20 @@ def raw_prices_audit(context: dg.AssetCheckExecutionContext):
                 metadata={"pending_landing_files": dg.MetadataValue.int(len(pending))},
                 description="nothing new to audit",
             )
-        if pending:  # files whose every row is superseded: nothing left to check in them
+        if pending:  # files without rows: nothing to check in them
             record_audit(
                 paths.quality,
                 accepted=pending,
-                quarantined=rows,
+                quarantined=pd.DataFrame(),
                 run_id=context.run.run_id,
                 audited_at=datetime.now(UTC),
             )
         return
-    validator = GxValidator(paths.quality)
-    batch = prepare_price_batch(rows)
-    outcome = validator.validate(
-        "raw_prices", batch, {"today": pd.Timestamp(datetime.now(UTC).date())}
+    context.log.info(
+        f"raw_prices: {audit.outcome.row_count} rows of {len(pending)} landing files "
+        f"validated in {audit.chunks} chunks"
     )
-    curated = {company.ticker for company in load_companies(COMPANIES_SEED)}
-    max_share = settings.parse_float(
-        settings.pick(None, settings.ENV_MAX_QUARANTINE_SHARE),
-        "max_quarantine_share",
-        DEFAULT_MAX_QUARANTINE_SHARE,
-    )
-    verdict = audit_price_batch(batch, outcome, curated, max_share)
+    outcome, verdict = audit.outcome, audit.verdict()
     if verdict.passes:
         record_audit(
             paths.quality,
@@ -243,7 +268,7 @@ def raw_prices_audit(context: dg.AssetCheckExecutionContext):
             audited_at=datetime.now(UTC),
         )
     docs = str(validator.data_docs_index)
-    critical, warnings = suite_check_results(outcome, LANDED_PRICES, batch, docs)
+    critical, warnings = suite_check_results(outcome, LANDED_PRICES, audit.preview_rows, docs)
     yield dg.AssetCheckResult(
         check_name=critical.check_name,
         asset_key=LANDED_PRICES,
@@ -252,8 +277,9 @@ def raw_prices_audit(context: dg.AssetCheckExecutionContext):
         metadata={
             **critical.metadata,
             "pending_landing_files": dg.MetadataValue.json([path.name for path in pending]),
+            "audit_chunks": dg.MetadataValue.int(audit.chunks),
             "blocking_rows": dg.MetadataValue.int(len(verdict.blocking_rows)),
-            "quarantined_rows": dg.MetadataValue.int(len(verdict.quarantined_rows)),
+            "quarantined_rows": dg.MetadataValue.int(verdict.quarantined_count),
         },
         description=None if verdict.passes else verdict.failure_message(),
     )
@@ -261,10 +287,10 @@ def raw_prices_audit(context: dg.AssetCheckExecutionContext):
     yield dg.AssetCheckResult(
         check_name="raw_prices_quarantine",
         asset_key=LANDED_PRICES,
-        passed=verdict.quarantined_rows.empty,
+        passed=verdict.quarantined_count == 0,
         severity=dg.AssetCheckSeverity.WARN,
         metadata={
-            "quarantined_rows": dg.MetadataValue.int(len(verdict.quarantined_rows)),
+            "quarantined_rows": dg.MetadataValue.int(verdict.quarantined_count),
             "quarantine_share": dg.MetadataValue.float(verdict.quarantine_share),
             "max_quarantine_share": dg.MetadataValue.float(verdict.max_quarantine_share),
             "tickers": dg.MetadataValue.json(sorted(set(verdict.quarantined_rows["ticker"]))),
@@ -277,8 +303,8 @@ def raw_prices_audit(context: dg.AssetCheckExecutionContext):
             ),
         },
         description=(
-            f"{len(verdict.quarantined_rows)} rows set aside (see marts.quarantined_prices)"
-            if not verdict.quarantined_rows.empty
+            f"{verdict.quarantined_count} rows set aside (see marts.quarantined_prices)"
+            if verdict.quarantined_count
             else None
         ),
     )

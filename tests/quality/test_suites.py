@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -66,7 +67,31 @@ def test_clean_prices_pass_the_raw_suite(validator: GxValidator) -> None:
     outcome = validator.validate("raw_prices", clean_prices(), {"today": TODAY})
     assert failed_rules(outcome) == {}
     assert outcome.passed_count == len(outcome.expectations)
-    assert validator.data_docs_index.exists()
+
+
+def docs_links(index: Path, suite: str) -> set[str]:
+    return set(re.findall(rf'validations/{suite}/[^"]+\.html', index.read_text()))
+
+
+def test_data_docs_are_built_once_and_show_every_validation(tmp_path: Path) -> None:
+    validator = GxValidator(tmp_path)
+    for _ in range(2):  # two chunks of one audit
+        validator.validate("raw_prices", clean_prices(), {"today": TODAY})
+    prices = clean_prices()[["date", "close", "adj_close"]].assign(daily_return=0.0)
+    parameters = {"today": TODAY, "fresh_since": pd.Timestamp("2025-01-01")}
+    validator.validate("mart_fct_daily_prices", prices, parameters)
+    assert not validator.data_docs_index.exists()  # nothing rendered per validation
+    validator.build_data_docs()
+    index = validator.data_docs_index
+    assert len(docs_links(index, "raw_prices")) == 2
+    assert len(docs_links(index, "mart_fct_daily_prices")) == 1
+    for link in docs_links(index, "raw_prices") | docs_links(index, "mart_fct_daily_prices"):
+        assert (index.parent / link).is_file()
+    # The next step's validator adds its validations; the index keeps the earlier ones.
+    later = GxValidator(tmp_path)
+    later.validate("raw_prices", clean_prices(), {"today": TODAY})
+    later.build_data_docs()
+    assert len(docs_links(index, "raw_prices")) == 3
 
 
 def test_raw_suite_names_every_bad_row(validator: GxValidator) -> None:
