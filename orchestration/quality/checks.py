@@ -12,24 +12,22 @@ builds the Data Docs of its validations once, after the last one.
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 import dagster as dg
 import duckdb
-import pandas as pd
 
 from orchestration import settings
 from orchestration.extract.universe import load_companies
 from orchestration.paths import COMPANIES_SEED, data_paths
-from orchestration.quality.gx_runner import GxValidator
-from orchestration.quality.ledger import (
-    audit_chunk_rows,
-    iter_pending_chunks,
-    pending_landing_files,
-    plan_ticker_chunks,
-    record_audit,
-)
-from orchestration.quality.outcomes import SuiteOutcome
-from orchestration.quality.price_audit import DEFAULT_MAX_QUARANTINE_SHARE, audit_in_chunks
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from orchestration.quality.outcomes import SuiteOutcome
+
+# pandas, numpy and the audit modules are imported inside the check functions: the code
+# location (and so `dagster dev` and every run) loads without them.
 
 LANDED_PRICES = dg.AssetKey("landed_prices")
 PREVIEW_ROWS = 10
@@ -85,7 +83,7 @@ def warnings_check_name(suite: str) -> str:
 
 
 def suite_check_results(
-    outcome: SuiteOutcome, asset_key: dg.AssetKey, frame: pd.DataFrame, docs: str
+    outcome: "SuiteOutcome", asset_key: dg.AssetKey, frame: "pd.DataFrame", docs: str
 ) -> list[dg.AssetCheckResult]:
     """The blocking (critical) and WARN (warnings) results of one suite's outcome.
 
@@ -146,8 +144,10 @@ def _suite_specs() -> list[dg.AssetCheckSpec]:
     return specs
 
 
-def validation_parameters(warehouse: duckdb.DuckDBPyConnection) -> dict[str, pd.Timestamp]:
+def validation_parameters(warehouse: duckdb.DuckDBPyConnection) -> dict[str, "pd.Timestamp"]:
     """Values of the suites' $PARAMETERs: today, and the freshness floor from the as-of date."""
+    import pandas as pd
+
     (as_of,) = warehouse.execute("select as_of_date from intermediate.int_as_of_date").fetchall()[0]
     return {
         "today": pd.Timestamp(datetime.now(UTC).date()),
@@ -158,6 +158,8 @@ def validation_parameters(warehouse: duckdb.DuckDBPyConnection) -> dict[str, pd.
 @dg.multi_asset_check(specs=_suite_specs(), can_subset=True, name="warehouse_suites")
 def warehouse_suites(context: dg.AssetCheckExecutionContext):
     """Validate each selected seed and mart of the warehouse against its suite."""
+    from orchestration.quality.gx_runner import GxValidator
+
     paths = data_paths()
     validator = GxValidator(paths.quality)
     selected = context.selected_asset_check_keys
@@ -211,6 +213,18 @@ def warehouse_suites(context: dg.AssetCheckExecutionContext):
 )
 def raw_prices_audit(context: dg.AssetCheckExecutionContext):
     """Audit the pending landing files; on success, accept them into the ledger dbt reads."""
+    import pandas as pd
+
+    from orchestration.quality.gx_runner import GxValidator
+    from orchestration.quality.ledger import (
+        audit_chunk_rows,
+        iter_pending_chunks,
+        pending_landing_files,
+        plan_ticker_chunks,
+        record_audit,
+    )
+    from orchestration.quality.price_audit import DEFAULT_MAX_QUARANTINE_SHARE, audit_in_chunks
+
     paths = data_paths()
     pending = pending_landing_files(paths.landing_prices, paths.quality)
     chunks = plan_ticker_chunks(pending, audit_chunk_rows())
