@@ -102,18 +102,72 @@ def dbt_build_args(vars_: Mapping[str, str]) -> list[str]:
     return ["build", "--vars", json.dumps(dict(vars_))] if vars_ else ["build"]
 
 
-def build_inputs_fingerprint(project_dir: Path, quality_dir: Path, vars_: Mapping[str, str]) -> str:
-    """What the warehouse is built from: the dbt project's files, the audit ledger (which
-    landing files and rows dbt reads) and the dbt vars. Equal fingerprints, equal marts."""
-    digest = hashlib.sha256(json.dumps(dict(vars_), sort_keys=True).encode())
+# The unit tests are known-answer tests of the formulas on fixed inputs: they cannot fail
+# because of new data, so the pipeline does not pay their fixed cost on every run; pytest runs
+# them (tests/transform/test_dbt_unit_tests.py). dagster-dbt maps only data tests to asset
+# checks, so excluding unit tests changes no check.
+PIPELINE_EXCLUDED_RESOURCE_TYPES = ("unit_test",)
+
+
+def pipeline_build_args(vars_: Mapping[str, str], *, full_refresh: bool) -> list[str]:
+    """The pipeline's ``dbt build``: without unit tests, and with ``--full-refresh`` when the
+    incremental models cannot be trusted to catch up (see ``needs_full_refresh``)."""
+    args = dbt_build_args(vars_)
+    for resource_type in PIPELINE_EXCLUDED_RESOURCE_TYPES:
+        args += ["--exclude-resource-type", resource_type]
+    return [*args, "--full-refresh"] if full_refresh else args
+
+
+def _hash_project(digest: Any, project_dir: Path) -> None:
     for pattern in DBT_SOURCE_PATTERNS:
         for path in sorted(project_dir.glob(pattern)):
             if path.is_file():
                 digest.update(str(path.relative_to(project_dir)).encode())
                 digest.update(path.read_bytes())
+
+
+def build_inputs_fingerprint(project_dir: Path, quality_dir: Path, vars_: Mapping[str, str]) -> str:
+    """What the warehouse is built from: the dbt project's files, the audit ledger (which
+    landing files and rows dbt reads) and the dbt vars. Equal fingerprints, equal marts."""
+    digest = hashlib.sha256(json.dumps(dict(vars_), sort_keys=True).encode())
+    _hash_project(digest, project_dir)
     for path in sorted((quality_dir / "ledger").glob("*/*.parquet")):
         digest.update(str(path.relative_to(quality_dir)).encode())
     return digest.hexdigest()
+
+
+def project_fingerprint(project_dir: Path, vars_: Mapping[str, str]) -> str:
+    """The dbt project's files (models, macros, seeds, tests, config) and the dbt vars: what an
+    incremental build assumes unchanged since the build it continues. The data (the ledger) is
+    left out: new data is what incremental builds are for."""
+    digest = hashlib.sha256(json.dumps(dict(vars_), sort_keys=True).encode())
+    _hash_project(digest, project_dir)
+    return digest.hexdigest()
+
+
+def project_fingerprint_path(warehouse: Path) -> Path:
+    """Next to the warehouse: the project fingerprint of the last successful build into it."""
+    return warehouse.with_name(warehouse.stem + ".dbt_project_fingerprint")
+
+
+def needs_full_refresh(warehouse: Path, fingerprint: str) -> bool:
+    """True unless the last successful build into ``warehouse`` ran the same project files and
+    vars. An incremental model only recomputes rows whose prices changed: a changed seed
+    (``companies.prices_valid_from``, a segment), model, macro or var would leave every other
+    row stale, and a warehouse whose last build failed or was never recorded is of unknown
+    state. A missing warehouse builds from scratch either way."""
+    recorded = project_fingerprint_path(warehouse)
+    return not (
+        warehouse.exists() and recorded.exists() and recorded.read_text().strip() == fingerprint
+    )
+
+
+def record_successful_build(warehouse: Path, fingerprint: str) -> None:
+    """Record ``fingerprint`` as the project of the warehouse's last successful build."""
+    path = project_fingerprint_path(warehouse)
+    temporary = path.with_name(f".{path.name}.tmp")
+    temporary.write_text(fingerprint + "\n")
+    os.replace(temporary, path)
 
 
 def current_inputs_fingerprint() -> str:
@@ -146,7 +200,8 @@ def build_dbt_assets() -> dg.AssetsDefinition:
 
     @dbt_assets(manifest=project.manifest_path, dagster_dbt_translator=translator, project=project)
     def hashpivot_dbt_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource):
-        """Seeds, staging views and mart tables of dbt_project/, built with `dbt build`.
+        """Seeds, staging views and mart tables of dbt_project/, built with `dbt build`
+        (incremental price models; --full-refresh when the project or vars changed).
 
         Skipped when nothing dbt reads changed since the last publish: the outputs are then
         not materialized, and the checks and the publish downstream of them are skipped too,
@@ -158,7 +213,23 @@ def build_dbt_assets() -> dg.AssetsDefinition:
                 "publish; the published marts are current."
             )
             return
-        yield from dbt.cli(dbt_build_args(dbt_vars()), context=context).stream()
+        vars_ = dbt_vars()
+        warehouse = data_paths().warehouse
+        # Taken before the build: a file edited while dbt runs forces the next build to be full.
+        fingerprint = project_fingerprint(DBT_PROJECT_DIR, vars_)
+        full_refresh = needs_full_refresh(warehouse, fingerprint)
+        if full_refresh:
+            context.log.info(
+                "dbt build --full-refresh: the dbt project files or vars differ from the last "
+                "successful build's (or none is recorded), so incremental models are rebuilt."
+            )
+        yield from dbt.cli(
+            pipeline_build_args(vars_, full_refresh=full_refresh), context=context
+        ).stream()
+        # stream() raised if dbt failed: only a build that succeeded is recorded, and only a
+        # build of every dbt asset (a subset leaves the rest of the warehouse as it was).
+        if not context.is_subset:
+            record_successful_build(warehouse, fingerprint)
 
     return hashpivot_dbt_assets
 

@@ -152,9 +152,10 @@ def test_a_rescan_lands_only_new_and_revised_rows(folder: Path) -> None:
     windows = {"AAA": date(2024, 2, 2), "BBB": date(2024, 2, 2)}
     result, rows = scan(folder, windows)
     assert not result.failed
-    assert list(zip(rows["ticker"], rows["date"].dt.strftime("%m-%d"), rows["close"])) == [
+    landed = zip(rows["ticker"], rows["date"].dt.strftime("%m-%d"), rows["close"], strict=True)
+    assert list(landed) == [
         ("AAA", "02-12", 99.5),
         ("BBB", "02-07", 19.7),
     ]
-    again, nothing = scan(folder, windows)
+    _, nothing = scan(folder, windows)
     assert nothing.empty

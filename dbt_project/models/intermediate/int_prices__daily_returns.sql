@@ -1,17 +1,107 @@
 -- Daily prices of every ticker with its previous trading day and simple daily return.
 -- Rows before a company's prices_valid_from belong to another security (CORZ before its
 -- 2024 re-listing, HUT before Hut 8 Corp) and are left out, so no return spans two securities.
-{{ config(materialized='table') }}
+--
+-- Incremental: a run recomputes, per ticker that landing files accepted since the last build
+-- touched, the rows from the first touched date on (a new day, or a revision inside the
+-- re-fetch window, which also changes the next day's return), continuing from the last
+-- unchanged row in this table (its date, adj_close and trading_day_number). A ticker whose
+-- demo rows real prices replace is rebuilt whole. The strategy (macros/
+-- incremental_replace_ticker_tails.sql) deletes the replaced rows. What incremental runs
+-- cannot see (a seed, model or var change) makes the Dagster asset run --full-refresh.
+{{ config(
+    materialized='incremental',
+    incremental_strategy='replace_ticker_tails',
+    on_schema_change='fail',
+) }}
 
 with
-
-prices as (
-    select * from {{ ref('stg_landing__prices') }}
-),
 
 companies as (
     select * from {{ ref('stg_seeds__companies') }}
 ),
+
+{% if is_incremental() %}
+    {%- set changes = price_changes_since(this) %}
+
+    -- Per ticker the first date the newly accepted files hold, winning or not (a superset of
+    -- what changed). The files are listed literally, so only they are read.
+    touched_tickers as (
+        select
+            ticker,
+            min(cast(date as date)) as first_touched_date,
+            bool_or(price_source <> 'demo') as has_real_rows
+        from {{ landing_rows(changes['files']) }}
+        group by ticker
+    ),
+
+    -- Tickers whose rows in this table are demo rows but which now have real prices: staging
+    -- drops all their demo rows (unless the audit quarantined every real one), so they are
+    -- rebuilt from their first row, without a previous row (price_changes_since lowers the
+    -- scan bound for them).
+    demo_tickers as (
+        select distinct ticker
+        from {{ this }}
+        where price_source = 'demo'
+    ),
+
+    rebuilds as (
+        select
+            touched_tickers.ticker,
+            touched_tickers.first_touched_date,
+            (
+                touched_tickers.has_real_rows and demo_tickers.ticker is not null
+            ) as replaces_demo_rows
+        from touched_tickers
+        left join demo_tickers on touched_tickers.ticker = demo_tickers.ticker
+    ),
+
+    -- The last unchanged row of each rebuilt ticker: what the first recomputed row's lag and
+    -- trading_day_number continue from.
+    previous_rows as (
+        select
+            this_table.ticker,
+            max(this_table.price_date) as price_date,
+            arg_max(this_table.adj_close, this_table.price_date) as adj_close,
+            arg_max(this_table.trading_day_number, this_table.price_date) as trading_day_number
+        from {{ this }} as this_table
+        inner join rebuilds
+            on
+                this_table.ticker = rebuilds.ticker
+                and this_table.price_date < rebuilds.first_touched_date
+                and not rebuilds.replaces_demo_rows
+        group by this_table.ticker
+    ),
+
+    -- The literal date bound reaches the landing Parquet scans through the staging view (its
+    -- latest-fetch window is partitioned by ticker and date), so DuckDB skips the row groups
+    -- of older dates instead of windowing over the whole history.
+    prices as (
+        select staged.*
+        from {{ ref('stg_landing__prices') }} as staged
+        inner join rebuilds
+            on
+                staged.ticker = rebuilds.ticker
+                and (
+                    staged.price_date >= rebuilds.first_touched_date
+                    or rebuilds.replaces_demo_rows
+                )
+        where staged.price_date >= date '{{ changes["scan_from"] }}'
+    ),
+{% else %}
+    previous_rows as (
+        select
+            cast(null as varchar) as ticker,
+            cast(null as date) as price_date,
+            cast(null as double) as adj_close,
+            cast(null as bigint) as trading_day_number
+        where false
+    ),
+
+    prices as (
+        select * from {{ ref('stg_landing__prices') }}
+    ),
+{% endif %}
 
 valid_prices as (
     select
@@ -24,14 +114,45 @@ valid_prices as (
         or prices.price_date >= companies.prices_valid_from
 ),
 
-with_previous_day as (
+numbered as (
     select
         *,
-        row_number() over by_ticker as trading_day_number,
-        lag(price_date) over by_ticker as previous_price_date,
-        lag(adj_close) over by_ticker as previous_adj_close
+        row_number() over by_ticker as batch_row_number,
+        lag(price_date) over by_ticker as lagged_price_date,
+        lag(adj_close) over by_ticker as lagged_adj_close
     from valid_prices
     window by_ticker as (partition by ticker order by price_date)
+),
+
+-- The first row of a ticker's batch continues from its previous row (none in a full build).
+with_previous_day as (
+    select
+        numbered.ticker,
+        numbered.price_date,
+        numbered.open,
+        numbered.high,
+        numbered.low,
+        numbered.close,
+        numbered.adj_close,
+        numbered.volume,
+        numbered.price_source,
+        numbered.run_id,
+        numbered.fetched_at,
+        numbered.landing_file,
+        numbered.accepted_at,
+        numbered.segment,
+        coalesce(previous_rows.trading_day_number, 0)
+        + numbered.batch_row_number as trading_day_number,
+        case
+            when numbered.batch_row_number = 1 then previous_rows.price_date
+            else numbered.lagged_price_date
+        end as previous_price_date,
+        case
+            when numbered.batch_row_number = 1 then previous_rows.adj_close
+            else numbered.lagged_adj_close
+        end as previous_adj_close
+    from numbered
+    left join previous_rows on numbered.ticker = previous_rows.ticker
 ),
 
 final as (

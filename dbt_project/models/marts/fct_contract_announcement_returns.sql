@@ -7,15 +7,23 @@ contracts as (
     select * from {{ ref('int_contracts__counted') }}
 ),
 
-prices as (
+all_prices as (
     select * from {{ ref('int_prices__as_of') }}
+),
+
+-- Only the contracts' tickers: every figure below is per ticker (windows partition by it), so
+-- the other tickers of the warehouse (thousands with --universe all) would be computed for
+-- nothing.
+prices as (
+    select * from all_prices
+    where ticker in (select contracts.ticker from contracts)
 ),
 
 benchmark_prices as (
     select
         price_date,
         adj_close
-    from prices
+    from all_prices
     where ticker = '{{ var("abnormal_return_benchmark") }}'
 ),
 

@@ -2,7 +2,8 @@
 -- winning, over the landing files the quality gate accepted (write, audit, publish): a file
 -- lands, the raw_prices audit accepts it or not, and only then does dbt read it. Rows the
 -- audit quarantined are left out. Demo (synthetic) rows of a ticker are dropped as soon as
--- real rows exist for it, so synthetic and market prices never mix.
+-- real rows exist for it, so synthetic and market prices never mix. Each row carries when its
+-- landing file was accepted: the incremental price model rebuilds only what changed since.
 {%- set ledger = env_var('HASHPIVOT_DATA_DIR', '../data') ~ '/quality/ledger' %}
 
 with
@@ -14,8 +15,21 @@ landed as (
     from {{ source('landing', 'prices') }}
 ),
 
+accepted_ledger as (
+    {{ read_parquet_or_empty(
+        ledger ~ '/accepted/*.parquet',
+        [['landing_file', 'varchar'], ['accepted_at', 'timestamptz']]
+    ) }}
+),
+
+-- One row per accepted file (the ledger never accepts a file twice, but a join must not
+-- duplicate rows if it ever did).
 accepted_files as (
-    {{ read_parquet_or_empty(ledger ~ '/accepted/*.parquet', [['landing_file', 'varchar']]) }}
+    select
+        landing_file,
+        min(accepted_at) as accepted_at
+    from accepted_ledger
+    group by landing_file
 ),
 
 quarantined_rows as (
@@ -26,9 +40,11 @@ quarantined_rows as (
 ),
 
 audited as (
-    select landed.*
+    select
+        landed.*,
+        accepted_files.accepted_at
     from landed
-    semi join accepted_files
+    inner join accepted_files
         on landed.landing_file = accepted_files.landing_file
     anti join quarantined_rows
         on
@@ -66,7 +82,8 @@ latest_fetch as (
         price_source,
         run_id,
         fetched_at,
-        landing_file
+        landing_file,
+        accepted_at
     from eligible
     qualify row_number() over (
         partition by ticker, date

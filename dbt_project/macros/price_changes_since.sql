@@ -1,0 +1,83 @@
+{#- What the landing files accepted since `relation` was last built hold: a dict with
+    `files` (their paths, for read_parquet) and `scan_from` (YYYY-MM-DD, the earliest date
+    among their rows; 0001-01-01 when real prices arrive for a ticker that has demo rows in
+    `relation`, which is then rebuilt from its first row; 9999-12-31, nothing to read, when
+    there are no such files). Files accepted after the latest accepted_at in
+    `relation` are new to it; files the audit accepted in one batch share one accepted_at, and
+    a batch is accepted before dbt builds, so none is ever half-built.
+
+    Run at execution time: the result is inlined into the model's SQL as literals, so DuckDB
+    reads only the new files and can prune the date filter down to the Parquet scans (a
+    subquery would be evaluated after the scans, over the whole history). -#}
+{% macro price_changes_since(relation) -%}
+    {%- set data_dir = env_var('HASHPIVOT_DATA_DIR', '../data') -%}
+    {%- set ledger_glob = data_dir ~ '/quality/ledger/accepted/*.parquet' -%}
+    {%- set landing_dir = data_dir ~ '/landing/prices/' -%}
+    {%- set changes = {'files': [], 'scan_from': '9999-12-31'} -%}
+    {%- if not execute -%}
+        {{ return(changes) }}
+    {%- endif -%}
+    {%- set ledger_files = run_query(
+        "select count(*) from glob('" ~ ledger_glob ~ "')"
+    ).columns[0].values()[0] -%}
+    {%- if ledger_files == 0 -%}
+        {{ return(changes) }}
+    {%- endif -%}
+    {%- set new_files = run_query(
+        "select distinct landing_file from read_parquet('" ~ ledger_glob ~ "') "
+        ~ "where accepted_at > (select coalesce(max(accepted_at), '-infinity'::timestamptz) "
+        ~ "from " ~ relation ~ ") order by landing_file"
+    ).columns[0].values() -%}
+    {%- for name in new_files -%}
+        {%- do changes['files'].append(landing_dir ~ name) -%}
+    {%- endfor -%}
+    {%- if changes['files'] -%}
+        {%- set first_date_query -%}
+            with touched as (
+                select
+                    ticker,
+                    min(cast(date as date)) as first_date,
+                    bool_or(price_source <> 'demo') as has_real_rows
+                from read_parquet({{ sql_string_list(changes['files']) }})
+                group by ticker
+            )
+            select min(
+                case
+                    when has_real_rows and ticker in (
+                        select ticker from {{ relation }} where price_source = 'demo'
+                    ) then date '0001-01-01'
+                    else first_date
+                end
+            )
+            from touched
+        {%- endset -%}
+        {%- set first_date = run_query(first_date_query).columns[0].values()[0] -%}
+        {%- if first_date is not none -%}
+            {%- do changes.update({'scan_from': first_date | string}) -%}
+        {%- endif -%}
+    {%- endif -%}
+    {{ return(changes) }}
+{%- endmacro %}
+
+{#- A list of SQL string literals, quotes escaped: ['a', 'b']. -#}
+{% macro sql_string_list(values) -%}
+    [{%- for value in values -%}
+        '{{ value | replace("'", "''") }}'{{ ', ' if not loop.last }}
+    {%- endfor -%}]
+{%- endmacro %}
+
+{#- The rows of the landing files at `paths` (ticker, date, price_source...), or no rows when
+    there are none: read_parquet fails on an empty list. -#}
+{% macro landing_rows(paths) -%}
+    {%- if paths -%}
+        read_parquet({{ sql_string_list(paths) }})
+    {%- else -%}
+        (
+            select
+                cast(null as varchar) as ticker,
+                cast(null as date) as date,
+                cast(null as varchar) as price_source
+            where false
+        )
+    {%- endif -%}
+{%- endmacro %}

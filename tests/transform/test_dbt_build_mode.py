@@ -1,0 +1,74 @@
+"""How the dbt asset builds: unit tests left to pytest, and --full-refresh whenever the project
+files or vars differ from the last successful build's."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from orchestration.transform.dbt import (
+    needs_full_refresh,
+    pipeline_build_args,
+    project_fingerprint,
+    project_fingerprint_path,
+    record_successful_build,
+)
+
+
+def test_pipeline_build_leaves_unit_tests_out() -> None:
+    assert pipeline_build_args({}, full_refresh=False) == [
+        "build",
+        "--exclude-resource-type",
+        "unit_test",
+    ]
+    assert pipeline_build_args({"as_of_date": "2025-04-04"}, full_refresh=True) == [
+        "build",
+        "--vars",
+        '{"as_of_date": "2025-04-04"}',
+        "--exclude-resource-type",
+        "unit_test",
+        "--full-refresh",
+    ]
+
+
+def make_project(root: Path) -> Path:
+    project = root / "dbt_project"
+    (project / "seeds").mkdir(parents=True)
+    (project / "models").mkdir()
+    (project / "dbt_project.yml").write_text("name: x\n")
+    (project / "seeds" / "companies.csv").write_text("ticker,prices_valid_from\nCORZ,2024-01-24\n")
+    (project / "models" / "m.sql").write_text("select 1\n")
+    return project
+
+
+def test_project_fingerprint_follows_files_and_vars_not_data(tmp_path: Path) -> None:
+    project = make_project(tmp_path)
+    first = project_fingerprint(project, {})
+    (tmp_path / "quality" / "ledger" / "accepted").mkdir(parents=True)
+    (tmp_path / "quality" / "ledger" / "accepted" / "run.parquet").write_bytes(b"new data")
+    assert project_fingerprint(project, {}) == first
+    assert project_fingerprint(project, {"as_of_date": "2025-04-04"}) != first
+    (project / "seeds" / "companies.csv").write_text("ticker,prices_valid_from\nCORZ,2024-02-01\n")
+    after_seed_edit = project_fingerprint(project, {})
+    assert after_seed_edit != first
+    (project / "models" / "m.sql").write_text("select 2\n")
+    assert project_fingerprint(project, {}) != after_seed_edit
+
+
+def test_full_refresh_until_a_build_of_the_same_project_succeeded(tmp_path: Path) -> None:
+    project = make_project(tmp_path)
+    warehouse = tmp_path / "warehouse" / "hashpivot.duckdb"
+    fingerprint = project_fingerprint(project, {})
+    warehouse.parent.mkdir()
+    assert needs_full_refresh(warehouse, fingerprint)  # no warehouse yet
+    warehouse.write_bytes(b"")
+    assert needs_full_refresh(warehouse, fingerprint)  # built, but never recorded
+
+    record_successful_build(warehouse, fingerprint)
+    assert project_fingerprint_path(warehouse).parent == warehouse.parent
+    assert not needs_full_refresh(warehouse, fingerprint)
+
+    (project / "seeds" / "companies.csv").write_text("ticker,prices_valid_from\nCORZ,2024-02-01\n")
+    assert needs_full_refresh(warehouse, project_fingerprint(project, {}))
+    assert needs_full_refresh(warehouse, project_fingerprint(project, {"as_of_date": "2025-01-02"}))
+    warehouse.unlink()  # a deleted warehouse is rebuilt whole, whatever was recorded
+    assert needs_full_refresh(warehouse, fingerprint)

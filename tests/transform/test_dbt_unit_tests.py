@@ -1,0 +1,51 @@
+"""The dbt unit tests (known-answer tests of the formulas) run here, not in the pipeline's
+`dbt build` (which excludes them: they cannot fail because of new data).
+
+On a fresh data dir: one accepted landing file (the raw price view needs a file to read), an
+`--empty` build of everything else (the unit tests take their inputs' column types from the
+warehouse), then `dbt test --select test_type:unit`; every unit test of the manifest must pass.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pandas as pd
+
+from orchestration.extract.demo_source import generate_demo_prices
+from orchestration.extract.landing import write_landing_file
+from orchestration.paths import data_paths
+from orchestration.quality.ledger import record_audit
+from tests.transform.dbt_runner import run_dbt, run_results
+
+
+def test_every_dbt_unit_test_passes(tmp_path: Path) -> None:
+    paths = data_paths(tmp_path)
+    fetched_at = datetime(2026, 1, 5, 22, tzinfo=UTC)
+    landed = write_landing_file(
+        generate_demo_prices(["IREN"], date(2025, 1, 2), date(2025, 1, 3)),
+        paths.landing_prices,
+        price_source="demo",
+        run_id="extract-1",
+        fetched_at=fetched_at,
+    )
+    record_audit(
+        paths.quality,
+        accepted=[landed],
+        quarantined=pd.DataFrame(),
+        run_id="audit-1",
+        audited_at=fetched_at,
+    )
+    run_dbt(tmp_path, "build", "--empty", "--resource-type", "seed", "--resource-type", "model")
+
+    run_dbt(tmp_path, "test", "--select", "test_type:unit")
+
+    manifest = json.loads((tmp_path / "dbt_target" / "manifest.json").read_text())
+    expected = set(manifest["unit_tests"])
+    results = {r["unique_id"]: r["status"] for r in run_results(tmp_path)}
+    assert len(expected) >= 12
+    assert set(results) == expected
+    failed = {unique_id: status for unique_id, status in results.items() if status != "pass"}
+    assert not failed
