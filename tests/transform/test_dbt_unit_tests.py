@@ -12,6 +12,7 @@ import json
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+import duckdb
 import pandas as pd
 
 from orchestration.extract.demo_source import generate_demo_prices
@@ -21,7 +22,8 @@ from orchestration.quality.ledger import record_audit
 from tests.transform.dbt_runner import run_dbt, run_results
 
 
-def test_every_dbt_unit_test_passes(tmp_path: Path) -> None:
+def empty_warehouse(tmp_path: Path) -> None:
+    """An `--empty` build of every seed and model (tables with their columns, no rows)."""
     paths = data_paths(tmp_path)
     fetched_at = datetime(2026, 1, 5, 22, tzinfo=UTC)
     landed = write_landing_file(
@@ -40,6 +42,10 @@ def test_every_dbt_unit_test_passes(tmp_path: Path) -> None:
     )
     run_dbt(tmp_path, "build", "--empty", "--resource-type", "seed", "--resource-type", "model")
 
+
+def test_every_dbt_unit_test_passes(tmp_path: Path) -> None:
+    empty_warehouse(tmp_path)
+
     run_dbt(tmp_path, "test", "--select", "test_type:unit")
 
     manifest = json.loads((tmp_path / "dbt_target" / "manifest.json").read_text())
@@ -49,3 +55,25 @@ def test_every_dbt_unit_test_passes(tmp_path: Path) -> None:
     assert set(results) == expected
     failed = {unique_id: status for unique_id, status in results.items() if status != "pass"}
     assert not failed
+
+
+def test_not_null_columns_fails_on_a_null_in_any_listed_column(tmp_path: Path) -> None:
+    empty_warehouse(tmp_path)
+    warehouse = str(data_paths(tmp_path).warehouse)
+    select = ["--select", "test_name:not_null_columns,companies"]
+    with duckdb.connect(warehouse) as connection:
+        connection.execute(
+            "insert into seeds.companies (ticker, name, segment, source_url, as_of_date) values "
+            "('AAA', 'A', 'bitcoin_miner', 'https://a', date '2026-01-01'), "
+            "('BBB', 'B', null, 'https://b', date '2026-01-01')"
+        )
+    failing = run_dbt(tmp_path, "test", *select, check=False)
+    assert failing.returncode != 0
+    (result,) = run_results(tmp_path)
+    assert (result["status"], result["failures"]) == ("fail", 1)
+
+    with duckdb.connect(warehouse) as connection:
+        connection.execute("update seeds.companies set segment = 'other' where ticker = 'BBB'")
+    run_dbt(tmp_path, "test", *select)
+    (result,) = run_results(tmp_path)
+    assert result["status"] == "pass"
