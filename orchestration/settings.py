@@ -21,6 +21,11 @@ ENV_DEMO_TICKERS = "HASHPIVOT_DEMO_TICKERS"
 ENV_MAX_FAILED_SHARE = "HASHPIVOT_MAX_FAILED_SHARE"
 ENV_AS_OF = "HASHPIVOT_AS_OF"
 ENV_MAX_QUARANTINE_SHARE = "HASHPIVOT_MAX_QUARANTINE_SHARE"
+ENV_DUCKDB_MEMORY_LIMIT = "HASHPIVOT_DUCKDB_MEMORY_LIMIT"
+# DuckDB takes 80% of the machine's memory by default, so a market-wide run would grow to many
+# GB. Every connection that moves price history (landing, audit reads, dbt, publish) is capped
+# by this and spills to disk beyond it. dbt_project/profiles.yml reads the same variable.
+DEFAULT_DUCKDB_MEMORY_LIMIT = "2GB"
 
 
 class SettingsError(ValueError):
@@ -64,3 +69,12 @@ def parse_float(text: str | None, name: str, default: float) -> float:
 
 def parse_path(text: str | None) -> Path | None:
     return Path(text).expanduser().resolve() if text is not None else None
+
+
+def duckdb_config(spill_dir: Path | None = None) -> dict[str, str]:
+    """DuckDB connection config: the memory cap (``HASHPIVOT_DUCKDB_MEMORY_LIMIT``), and where to
+    spill beyond it (DuckDB's default is next to a database file, or nowhere in memory)."""
+    config = {"memory_limit": pick(None, ENV_DUCKDB_MEMORY_LIMIT) or DEFAULT_DUCKDB_MEMORY_LIMIT}
+    if spill_dir is not None:
+        config["temp_directory"] = str(spill_dir)
+    return config

@@ -26,11 +26,10 @@ import duckdb
 import pandas as pd
 import pyarrow as pa
 
+from orchestration import settings
 from orchestration.extract.demo_source import DEMO_SOURCE
 from orchestration.extract.schema import PRICE_COLUMNS, VALUE_COLUMNS
 
-MEMORY_LIMIT_ENV = "HASHPIVOT_DUCKDB_MEMORY_LIMIT"
-DEFAULT_MEMORY_LIMIT = "1GB"
 _SAFE_NAME_PART = re.compile(r"[^A-Za-z0-9_.-]+")
 
 
@@ -155,15 +154,11 @@ def scratch_database(scratch_dir: Path) -> Iterator[duckdb.DuckDBPyConnection]:
     """A throw-away DuckDB database file for one run's landing work, deleted afterwards.
 
     On disk rather than in memory so big batches are compressed and spill instead of growing
-    the process; ``HASHPIVOT_DUCKDB_MEMORY_LIMIT`` (default 1GB) caps DuckDB's own memory.
+    the process; ``HASHPIVOT_DUCKDB_MEMORY_LIMIT`` caps DuckDB's own memory.
     """
     scratch_dir.mkdir(parents=True, exist_ok=True)
     path = scratch_dir / f"landing-{os.getpid()}-{uuid.uuid4().hex}.duckdb"
-    memory_limit = os.environ.get(MEMORY_LIMIT_ENV, DEFAULT_MEMORY_LIMIT)
-    connection = duckdb.connect(
-        str(path),
-        config={"memory_limit": memory_limit, "temp_directory": str(scratch_dir / "spill")},
-    )
+    connection = duckdb.connect(str(path), config=settings.duckdb_config(scratch_dir / "spill"))
     try:
         connection.execute(_FETCHED_COLUMNS_SQL)
         yield connection

@@ -165,7 +165,9 @@ def warehouse_suites(context: dg.AssetCheckExecutionContext):
     selected = context.selected_asset_check_keys
     results: list[dg.AssetCheckResult] = []
     try:
-        with duckdb.connect(str(paths.warehouse), read_only=True) as warehouse:
+        with duckdb.connect(
+            str(paths.warehouse), read_only=True, config=settings.duckdb_config()
+        ) as warehouse:
             parameters = validation_parameters(warehouse)
             for table in GUARDED_TABLES:
                 key = dg.AssetCheckKey(table.asset_key, critical_check_name(table.suite))

@@ -20,6 +20,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from orchestration import settings
 from orchestration.extract.landing import landed_files
 
 ACCEPTED_SCHEMA = pa.schema(
@@ -53,7 +54,7 @@ def accepted_file_names(quality_dir: Path) -> set[str]:
     files = sorted(accepted_dir.glob("*.parquet")) if accepted_dir.is_dir() else []
     if not files:
         return set()
-    with duckdb.connect() as connection:
+    with duckdb.connect(config=settings.duckdb_config()) as connection:
         rows = connection.execute(
             "select distinct landing_file from read_parquet($files)",
             {"files": [str(path) for path in files]},
@@ -129,7 +130,7 @@ def plan_ticker_chunks(pending: Sequence[Path], chunk_rows: int) -> list[TickerC
         select ticker, count(*) from read_parquet($files)
         group by ticker order by ticker nulls last
     """
-    with duckdb.connect() as connection:
+    with duckdb.connect(config=settings.duckdb_config()) as connection:
         counts = connection.execute(query, {"files": files}).fetchall()
     chunks: list[TickerChunk] = []
     first = last = None
@@ -158,7 +159,7 @@ def iter_pending_chunks(
     skips the row groups outside it; only one chunk's rows are in memory at a time.
     """
     files = [str(path) for path in pending]
-    with duckdb.connect() as connection:
+    with duckdb.connect(config=settings.duckdb_config()) as connection:
         for chunk in chunks:
             if chunk.first_ticker is None:
                 where, parameters = "where ticker is null", {"files": files}
@@ -179,7 +180,7 @@ def read_pending_rows(pending: Iterable[Path]) -> pd.DataFrame:
     files = [str(path) for path in pending]
     if not files:
         return pd.DataFrame()
-    with duckdb.connect() as connection:
+    with duckdb.connect(config=settings.duckdb_config()) as connection:
         return _fetch_current(connection, _FETCHES_LATEST_FIRST.format(where=""), {"files": files})
 
 

@@ -22,6 +22,8 @@ from pathlib import Path
 
 import duckdb
 
+from orchestration import settings
+
 PUBLISHED_MARTS: tuple[str, ...] = (
     "fct_daily_prices",
     "miner_ai_pivot_performance",
@@ -109,7 +111,9 @@ def _build_published_db(
     if previous is not None:
         shutil.copyfile(previous, target)
     row_counts: dict[str, int] = {}
-    with duckdb.connect(str(target)) as out:
+    with duckdb.connect(
+        str(target), config=settings.duckdb_config(target.parent / ".spill")
+    ) as out:
         out.execute("attach ? as warehouse (read_only)", [str(warehouse)])
         for mart in marts:
             if not (mart in RECENT_ROWS_MARTS and _refresh_recent_rows(out, mart)):

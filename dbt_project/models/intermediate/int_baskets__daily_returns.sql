@@ -5,8 +5,12 @@
 -- it counts in other_miners.
 with
 
+-- Tickers outside the companies seed (segment 'other') belong to no basket: left out first,
+-- as they are most of the rows of a market-wide universe.
 prices as (
-    select * from {{ ref('int_prices__as_of') }}
+    select all_prices.*
+    from {{ ref('int_prices__as_of') }} as all_prices
+    where all_prices.segment <> 'other'
 ),
 
 miners as (

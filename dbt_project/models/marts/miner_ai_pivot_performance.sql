@@ -2,12 +2,18 @@
 -- did up to its latest trading day on or before that date. Definitions: see the model's docs.
 with
 
-prices as (
-    select * from {{ ref('int_prices__as_of') }}
-),
-
 miners as (
     select * from {{ ref('int_miners__ai_contracts') }}
+),
+
+-- Only the miners' and the benchmarks' prices: with a market-wide universe the other tickers
+-- are most of the rows, and every step below joins to the miners or picks BTC-USD or NVDA.
+prices as (
+    select all_prices.*
+    from {{ ref('int_prices__as_of') }} as all_prices
+    where
+        all_prices.ticker in ('BTC-USD', 'NVDA')
+        or all_prices.ticker in (select miners.ticker from miners)
 ),
 
 btc_prices as (
