@@ -132,6 +132,7 @@ def report_metadata(report: "ExtractionReport") -> dict[str, dg.MetadataValue]:
         ),
         "requested_source": dg.MetadataValue.text(report.requested_source),
         "warnings": dg.MetadataValue.md("\n".join(f"- **{w}**" for w in report.warnings) or "none"),
+        "notes": dg.MetadataValue.md("\n".join(f"- {note}" for note in report.notes) or "none"),
         "universe_size": dg.MetadataValue.int(len(report.universe)),
         "rows_fetched": dg.MetadataValue.text(
             str(report.rows_fetched) if report.rows_fetched is not None else "streamed"

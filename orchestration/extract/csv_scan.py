@@ -15,6 +15,8 @@ when they landed and are not landed again.
 
 from __future__ import annotations
 
+import json
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
@@ -52,17 +54,55 @@ class FolderScan:
     unreadable: dict[str, str] = field(default_factory=dict)
     scanned_by_duckdb: int = 0
     parsed_one_by_one: int = 0
+    # Files not read because they are as they were when their rows landed.
+    unchanged: int = 0
+    # ticker -> (path, stamp) of every file found, for the next run's landed_stamps.
+    stamps: dict[str, tuple[str, FileStamp]] = field(default_factory=dict)
     # The minimal files, streamed into the landing file by the landing step.
     streamed: MinimalFilesScan | None = None
 
     def notes(self) -> list[str]:
-        """A line for the run's report when files had to be parsed one by one."""
-        if not self.parsed_one_by_one:
-            return []
+        """How the folder was read, for the run's report."""
         return [
             f"CSV folder: {self.scanned_by_duckdb} minimal Date,Close files read in one scan, "
-            f"{self.parsed_one_by_one} files of other shapes (or with problems) parsed one by one."
+            f"{self.parsed_one_by_one} files of other shapes (or with problems) parsed one by one, "
+            f"{self.unchanged} unchanged since they landed (not read)."
         ]
+
+    def landed_stamps(self) -> dict[str, FileStamp]:
+        """The stamps to record once this run's rows landed: every file read without failing
+        (or not read because unchanged). Failed files are left out, so they are read again."""
+        return {
+            path: stamp
+            for ticker, (path, stamp) in self.stamps.items()
+            if ticker not in self.failed
+        }
+
+
+FileStamp = tuple[int, int]  # (size in bytes, modification time in ns)
+
+
+def _stamp(path: Path) -> FileStamp | None:
+    try:
+        status = path.stat()
+    except OSError:
+        return None
+    return status.st_size, status.st_mtime_ns
+
+
+def read_landed_stamps(path: Path) -> dict[str, FileStamp]:
+    """The stamps recorded by ``write_landed_stamps`` (empty when there are none)."""
+    if not path.exists():
+        return {}
+    return {name: (size, mtime) for name, (size, mtime) in json.loads(path.read_text()).items()}
+
+
+def write_landed_stamps(path: Path, stamps: Mapping[str, FileStamp]) -> None:
+    """Record the stamps of the files whose rows are landed, replacing the previous record
+    whole (a cache of what is known landed, not landing data: rewriting it loses nothing)."""
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    temporary.write_text(json.dumps(dict(sorted(stamps.items()))))
+    os.replace(temporary, path)
 
 
 def has_minimal_header(path: Path) -> bool:
@@ -79,11 +119,17 @@ def scan_price_folder(
     csv_dir: Path,
     windows: Mapping[str, date | None],
     price_source: str,
+    landed_stamps: Mapping[str, FileStamp] | None = None,
 ) -> FolderScan:
     """Prepare reading every requested ticker's file (inside its window): files of other
     shapes are parsed now into the fetched table; the minimal ones are streamed by the landing
     step (``FolderScan.streamed``). A requested ticker without a file, with two files, or with
-    a file that cannot be read is a failure; the other files are read regardless."""
+    a file that cannot be read is a failure; the other files are read regardless.
+
+    ``landed_stamps`` (see ``read_landed_stamps``) are the size and modification time of every
+    file as it was when its rows last landed: a file that still has them, of a ticker with
+    landed rows (a window start), is not read again. Its rows are landed already.
+    """
     groups = csv_source.group_price_files(Path(csv_dir))
     scan = FolderScan()
     minimal: dict[str, Path] = {}
@@ -92,10 +138,21 @@ def scan_price_folder(
         paths = groups.get(ticker, [])
         if not paths:
             scan.failed[ticker] = f"no file {ticker}.csv in {csv_dir}"
-        elif len(paths) > 1:
+            continue
+        if len(paths) > 1:
             scan.failed[ticker] = scan.unreadable[ticker] = str(
                 csv_source.duplicate_file_error(ticker, paths)
             )
+            continue
+        stamp = _stamp(paths[0])
+        if stamp is not None:
+            scan.stamps[ticker] = (str(paths[0]), stamp)
+        if (
+            stamp is not None
+            and windows[ticker] is not None
+            and (landed_stamps or {}).get(str(paths[0])) == stamp
+        ):
+            scan.unchanged += 1
         elif _worth_scanning(paths[0]):
             minimal[ticker] = paths[0]
         else:

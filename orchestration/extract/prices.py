@@ -38,6 +38,8 @@ UNIVERSES = ("seeds", "all")
 DEFAULT_START = date(2020, 1, 1)
 # The scratch database of a run's landing work, next to the landing folder (same disk).
 SCRATCH_DIR_NAME = ".scratch"
+# Size and modification time of each CSV file whose rows landed (next to the landing folder).
+CSV_STAMPS_FILE_NAME = "csv_files_landed.json"
 
 
 class ExtractionError(RuntimeError):
@@ -95,6 +97,8 @@ class ExtractionReport:
     unreadable: dict[str, str] = field(default_factory=dict)
     landing_files: list[Path] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    # How the source was read (CSV files scanned, parsed one by one, unchanged).
+    notes: list[str] = field(default_factory=list)
     # Rows read inside the fetch windows; None for a CSV folder, whose files are streamed.
     rows_fetched: int | None = 0
     first_date: date | None = None
@@ -238,7 +242,13 @@ def extract_prices(
         streamed = None
         if source == "csv":
             assert options.csv_dir is not None
-            scan = csv_scan.scan_price_folder(connection, options.csv_dir, windows, source)
+            # A backfill reads every file again; otherwise files unchanged since their rows
+            # landed are skipped.
+            stamps_path = landing_dir.parent / CSV_STAMPS_FILE_NAME
+            landed_stamps = {} if options.backfill else csv_scan.read_landed_stamps(stamps_path)
+            scan = csv_scan.scan_price_folder(
+                connection, options.csv_dir, windows, source, landed_stamps
+            )
             streamed = scan.streamed
         else:
             fetched = fetch_prices(source, windows, options, download=download, sleep=sleep)
@@ -255,7 +265,9 @@ def extract_prices(
         )
         if source == "csv":
             failed, unreadable = scan.failed, scan.unreadable
-            report.warnings += scan.notes()
+            report.notes += scan.notes()
+            # Only now that the rows are landed are their files known landed.
+            csv_scan.write_landed_stamps(stamps_path, scan.landed_stamps())
         else:
             failed, unreadable = fetched.failed, {}
         report.failed = dict(sorted(failed.items()))

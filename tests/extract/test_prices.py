@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from orchestration.extract import csv_scan
 from orchestration.extract.landing import landed_files, read_latest_landed, read_watermarks
 from orchestration.extract.prices import (
     ExtractionError,
@@ -202,3 +203,65 @@ def test_sample_exports_land_every_row_exactly_once(
     assert set(report.source_by_ticker) == {path.stem for path in files}
     again = run(options, tmp_path, COMPANIES_SEED, run_id="r2", fetched_at=RUN_AT + timedelta(1))
     assert again.rows_landed == 0
+
+
+def test_csv_files_unchanged_since_they_landed_are_not_read_again(
+    tmp_path: Path, small_companies_seed: Path, monkeypatch
+) -> None:
+    folder = tmp_path / "csv"
+    folder.mkdir()
+    for ticker in ("AAA", "BBB"):
+        (folder / f"{ticker}.csv").write_text("Date,Close\n2025-01-02,10\n2025-01-03,11\n")
+    options = ExtractionOptions(source="csv", csv_dir=folder, universe="all", max_failed_share=1.0)
+    first = run(options, tmp_path, small_companies_seed, "r1")
+    assert first.rows_landed_by_ticker == {"AAA": 2, "BBB": 2}
+
+    # BBB gets a new day; AAA is untouched, so it is not read at all (reading it would fail).
+    with (folder / "BBB.csv").open("a") as handle:
+        handle.write("2025-01-06,12\n")
+    read = []
+    real_read = csv_scan.MinimalFilesScan.__init__
+
+    def recording_init(self, connection, files, *args):
+        read.extend(files)
+        real_read(self, connection, files, *args)
+
+    monkeypatch.setattr(csv_scan.MinimalFilesScan, "__init__", recording_init)
+    second = run(options, tmp_path, small_companies_seed, "r2", fetched_at=RUN_AT.replace(hour=23))
+    assert read == ["BBB"]
+    assert second.rows_landed_by_ticker == {"BBB": 1}
+    assert "AAA" not in second.failed
+    assert any("1 unchanged since they landed" in note for note in second.notes)
+
+    # A backfill reads every file again (and finds nothing new).
+    read.clear()
+    backfill = ExtractionOptions(
+        source="csv",
+        csv_dir=folder,
+        universe="all",
+        backfill=True,
+        start=date(2025, 1, 1),
+        max_failed_share=1.0,
+    )
+    third = run(
+        backfill,
+        tmp_path,
+        small_companies_seed,
+        "r3",
+        fetched_at=RUN_AT.replace(hour=23, minute=30),
+    )
+    assert sorted(read) == ["AAA", "BBB"]
+    assert third.rows_landed == 0
+
+
+def test_a_csv_file_that_failed_is_read_again_next_run(
+    tmp_path: Path, small_companies_seed: Path
+) -> None:
+    folder = tmp_path / "csv"
+    folder.mkdir()
+    (folder / "AAA.csv").write_text("Date,Close\n2025-01-02,10\n2025-01-02,11\n")  # repeated date
+    options = ExtractionOptions(source="csv", csv_dir=folder, universe="all", max_failed_share=1.0)
+    first = run(options, tmp_path, small_companies_seed, "r1")
+    assert "duplicate date" in first.failed["AAA"]
+    second = run(options, tmp_path, small_companies_seed, "r2", fetched_at=RUN_AT.replace(hour=23))
+    assert "duplicate date" in second.failed["AAA"]  # not skipped as "unchanged"
