@@ -1,9 +1,9 @@
-"""A folder of price CSV files into the run's fetched table, with one DuckDB scan of the
-minimal ``Date,Close`` files and the per-file parser (``csv_source``) for everything else.
+"""A folder of price CSV files into the run's landing: one DuckDB scan of the minimal
+``Date,Close`` files and the per-file parser (``csv_source``) for everything else.
 
 Why two paths: a market-wide folder holds thousands of minimal files, and parsing them one by
 one in pandas dominated a run (and held the whole history in Python). DuckDB reads them all in
-one multi-threaded scan straight into the scratch database. The per-file parser stays the
+one multi-threaded scan, streamed by the landing step straight into the landing file. The per-file parser stays the
 authority on every shape and on every problem: a minimal file the scan finds anything odd in
 (a row DuckDB rejects, a date not written YYYY-MM-DD, an empty or non-finite close, a repeated
 date, no data rows) is handed to it, and it either reads the file (a timestamp layout it knows)
@@ -27,7 +27,12 @@ import pandas as pd
 import pyarrow as pa
 
 from orchestration.extract import csv_source
-from orchestration.extract.landing import add_fetched_frame
+from orchestration.extract.landing import (
+    add_fetched_frame,
+    create_temp_table,
+    sql_string,
+    sql_string_list,
+)
 
 MINIMAL_HEADER = "date,close"
 # A header line alone (plus a line end) is this long at most: such a file has no data rows.
@@ -153,7 +158,7 @@ def scan_price_folder(
             and (landed_stamps or {}).get(str(paths[0])) == stamp
         ):
             scan.unchanged += 1
-        elif _worth_scanning(paths[0]):
+        elif _worth_scanning(paths[0], stamp):
             minimal[ticker] = paths[0]
         else:
             one_by_one[ticker] = paths[0]
@@ -164,11 +169,15 @@ def scan_price_folder(
     return scan
 
 
-def _worth_scanning(path: Path) -> bool:
-    try:
-        return path.stat().st_size > _HEADER_ONLY_MAX_BYTES and has_minimal_header(path)
-    except OSError:
+def _worth_scanning(path: Path, stamp: FileStamp | None) -> bool:
+    """A minimal file with data rows (``stamp``: its size and mtime, None if unreadable)."""
+    if stamp is None:
         return False  # the per-file parser reports it
+    size, _ = stamp
+    try:
+        return size > _HEADER_ONLY_MAX_BYTES and has_minimal_header(path)
+    except OSError:
+        return False
 
 
 class MinimalFilesScan:
@@ -188,30 +197,24 @@ class MinimalFilesScan:
         self.scan = scan
         scan.scanned_by_duckdb = len(self.files)
         tickers = list(self.files)
-        connection.register(
-            "scan_files_arrow",
-            pa.table(
-                {
-                    "path": [str(self.files[ticker]) for ticker in tickers],
-                    "ticker": tickers,
-                    "window_start": [windows[ticker] for ticker in tickers],
-                },
-                schema=pa.schema(
-                    [("path", pa.string()), ("ticker", pa.string()), ("window_start", pa.date32())]
-                ),
+        files_table = pa.table(
+            {
+                "path": [str(self.files[ticker]) for ticker in tickers],
+                "ticker": tickers,
+                "window_start": [windows[ticker] for ticker in tickers],
+            },
+            schema=pa.schema(
+                [("path", pa.string()), ("ticker", pa.string()), ("window_start", pa.date32())]
             ),
         )
-        connection.execute(
-            "create or replace temp table scan_files as select * from scan_files_arrow"
-        )
-        connection.unregister("scan_files_arrow")
+        create_temp_table(connection, "scan_files", files_table)
 
     def select_sql(self) -> str:
         # COPY takes no parameters, so the file list is a literal. Date is read as text: only
         # a YYYY-MM-DD date is taken here, anything else goes to the parser (which knows
         # yfinance's timestamp layouts and refuses ambiguous ones). Rows whose date does not
         # parse are kept whatever the window, so that vet() sees them.
-        paths = "[" + ", ".join(_sql_string(str(path)) for path in self.files.values()) + "]"
+        paths = sql_string_list(str(path) for path in self.files.values())
         return f"""
             select
                 scan_files.ticker,
@@ -222,7 +225,7 @@ class MinimalFilesScan:
                 raw.Close as close,
                 raw.Close as adj_close,
                 cast(null as double) as volume,
-                {_sql_string(self.price_source)} as price_source
+                {sql_string(self.price_source)} as price_source
             from read_csv(
                 {paths},
                 header = true,
@@ -271,10 +274,6 @@ class MinimalFilesScan:
             self.scan,
         )
         return doubtful
-
-
-def _sql_string(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
 
 
 def _parse_one_by_one(

@@ -118,10 +118,10 @@ def read_latest_landed(landing_dir: Path, tickers: Iterable[str], since: date) -
 # --------------------------------------------------------------------------------------------
 # Landing a run's fetched rows, set-based in DuckDB
 #
-# A run's rows go into a table of a scratch DuckDB database (on disk, so a cold run of tens of
-# millions of rows spills instead of holding them in Python); the comparison with what has
-# landed and the write of the landing file are one SQL statement each. No full-history pandas
-# frame is ever built.
+# A run's rows live in a scratch DuckDB database: sources that return frames (demo, Yahoo, CSV
+# files of other shapes) go into its fetched table; a CSV folder's minimal files are streamed
+# from read_csv straight into the landing file (StreamedRows). The comparison with what has
+# landed and the write are one SQL statement. No full-history pandas frame is ever built.
 
 FETCHED_TABLE = "fetched_prices"
 WINDOW_TABLE = "fetch_windows"
@@ -176,11 +176,7 @@ def register_windows(
         {"ticker": list(windows), "window_start": list(windows.values())},
         schema=pa.schema([("ticker", pa.string()), ("window_start", pa.date32())]),
     )
-    connection.register("windows_arrow", table)
-    connection.execute(
-        f"create or replace temp table {WINDOW_TABLE} as select * from windows_arrow"
-    )
-    connection.unregister("windows_arrow")
+    create_temp_table(connection, WINDOW_TABLE, table)
 
 
 def add_fetched_frame(
@@ -264,7 +260,7 @@ def land_new_or_revised(
         rejected = sorted(streamed.vet(connection, summary))
         if not rejected:
             return None
-        tickers = "[" + ", ".join(_sql_string(ticker) for ticker in rejected) + "]"
+        tickers = sql_string_list(rejected)
         replacements = f"select * from {FETCHED_TABLE} where list_contains({tickers}, ticker)"
         return f"""
             select * from {written} where not list_contains({tickers}, ticker)
@@ -293,8 +289,8 @@ def _new_or_revised_sql(fetched: str, run_id: str, fetched_at: datetime, compare
         select
             fetched.ticker, fetched.date, fetched.open, fetched.high, fetched.low,
             fetched.close, fetched.adj_close, fetched.volume, fetched.price_source,
-            {_sql_string(run_id)} as run_id,
-            cast({_sql_string(_utc_iso(fetched_at))} as timestamptz) as fetched_at
+            {sql_string(run_id)} as run_id,
+            cast({sql_string(_utc_iso(fetched_at))} as timestamptz) as fetched_at
         from ({fetched}) as fetched
         {comparison if compare else ""}
         order by fetched.ticker, fetched.date
@@ -319,12 +315,11 @@ def write_landing_file(
                 cast(ticker as varchar) as ticker, cast(date as date) as date,
                 {", ".join(f"cast({c} as double) as {c}" for c in VALUE_COLUMNS)},
                 cast(price_source as varchar) as price_source,
-                {_sql_string(run_id)} as run_id,
-                cast({_sql_string(_utc_iso(fetched_at))} as timestamptz) as fetched_at
+                {sql_string(run_id)} as run_id,
+                cast({sql_string(_utc_iso(fetched_at))} as timestamptz) as fetched_at
             from given
         """
         batch = _write_once(connection, select, landing_dir, price_source, run_id, fetched_at)
-    assert batch.path is not None or frame.empty
     if batch.path is None:
         raise ValueError("write_landing_file was given no rows; a landing file is never empty")
     return batch.path
@@ -355,7 +350,7 @@ def _write_once(
         connection.execute("set timezone = 'UTC'")
         _copy(connection, select, first_draft if vet else temporary_path)
         if vet:
-            draft = f"read_parquet({_sql_string(str(first_draft))})"
+            draft = f"read_parquet({sql_string(str(first_draft))})"
             replacement = vet(draft, _summarize(connection, first_draft))
             if replacement is None:
                 first_draft.rename(temporary_path)
@@ -380,7 +375,7 @@ def _write_once(
 
 def _copy(connection: duckdb.DuckDBPyConnection, select: str, path: Path) -> None:
     connection.execute(
-        f"copy ({select}) to {_sql_string(str(path))} (format parquet, compression zstd)"
+        f"copy ({select}) to {sql_string(str(path))} (format parquet, compression zstd)"
     )
 
 
@@ -399,7 +394,7 @@ def _summarize(connection: duckdb.DuckDBPyConnection, path: Path) -> str:
             ) as unusable_rows,
             min(date) as first_date,
             max(date) as last_date
-        from read_parquet({_sql_string(str(path))})
+        from read_parquet({sql_string(str(path))})
         group by ticker
         """
     )
@@ -414,7 +409,7 @@ def _describe_batch(connection: duckdb.DuckDBPyConnection, path: Path) -> Landed
         return LandedBatch()
     total = sum(count for _, count, _, _ in counts)
     preview = connection.execute(
-        f"select {', '.join(PRICE_COLUMNS)} from read_parquet({_sql_string(str(path))}) "
+        f"select {', '.join(PRICE_COLUMNS)} from read_parquet({sql_string(str(path))}) "
         f"offset {max(total - PREVIEW_ROWS, 0)}"
     ).df()
     return LandedBatch(
@@ -425,9 +420,24 @@ def _describe_batch(connection: duckdb.DuckDBPyConnection, path: Path) -> Landed
     )
 
 
-def _sql_string(text: str) -> str:
+def sql_string(text: str) -> str:
     """A SQL string literal (COPY takes no parameters); quotes are doubled."""
     return "'" + text.replace("'", "''") + "'"
+
+
+def sql_string_list(texts: Iterable[str]) -> str:
+    """A SQL list literal of strings, e.g. ['a', 'b']."""
+    return "[" + ", ".join(sql_string(text) for text in texts) + "]"
+
+
+def create_temp_table(connection: duckdb.DuckDBPyConnection, name: str, rows: pa.Table) -> None:
+    """Copy an Arrow table into a temp table of ``connection`` (replacing one of that name)."""
+    view = f"{name}_arrow"
+    connection.register(view, rows)
+    try:
+        connection.execute(f"create or replace temp table {name} as select * from {view}")
+    finally:
+        connection.unregister(view)
 
 
 def _utc_iso(moment: datetime) -> str:

@@ -176,7 +176,7 @@ def fetch_prices(
     sleep: Callable[[float], None] = time.sleep,
 ) -> FetchResult:
     """Fetch each ticker's window from the demo generator or Yahoo, tickers grouped by window
-    start. (A CSV folder is scanned straight into the scratch database instead.)
+    start. (A CSV folder is read by csv_scan.scan_price_folder instead.)
 
     ``download`` and ``sleep`` are the boundary to Yahoo (yfinance.download and the backoff's
     sleep); tests replace them, production leaves them at their defaults.

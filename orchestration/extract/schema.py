@@ -2,7 +2,8 @@
 
 Each source (yfinance, CSV folder, demo generator) produces a pandas frame with exactly
 ``PRICE_COLUMNS``: one row per ticker and trading date. The landing step adds provenance
-(price_source, run_id, fetched_at) and writes it with ``LANDING_SCHEMA``.
+(price_source, run_id, fetched_at); its files have ``LANDING_SCHEMA`` (written by DuckDB,
+checked by tests/extract/test_landing.py).
 """
 
 from __future__ import annotations
