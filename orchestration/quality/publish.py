@@ -2,7 +2,9 @@
 files, atomically, so BI tools never see unvalidated data and never touch the pipeline's
 warehouse (DuckDB 2.0 refuses even read-only readers while a writer holds a file).
 
-- ``published/marts.duckdb`` is built as a new file and renamed over the old one.
+- ``published/marts.duckdb`` is built as a new file and renamed over the old one, in DuckDB's
+  v1.0.0 storage format (``BI_STORAGE_VERSION``): every BI tool embeds a DuckDB 1.x, which cannot
+  read the 2.0 format our own DuckDB writes by default.
 - ``published/parquet`` is a symlink to ``published/versions/<run id>/``, swapped atomically;
   the previous version is kept until the next publish, for readers still holding it.
 - ``_published_runs`` (in the DuckDB file) records every publish: run id, time, row counts,
@@ -40,6 +42,10 @@ RUNS_TABLE = "_published_runs"
 RECENT_ROWS_MARTS: tuple[str, ...] = ("fct_daily_prices",)
 RECENT_DAYS = 31
 KEEP_VERSIONS = 2
+# The storage format of the published file. DuckDB 1.0.0 (DBeaver's bundled driver) and every
+# later 1.x (Evidence, duckdb-engine with duckdb<2, Metabase's JDBC 1.4) read it; DuckDB keeps a
+# file in the format it was created with, so a file in another format is rebuilt, never copied.
+BI_STORAGE_VERSION = "v1.0.0"
 
 
 @dataclass(frozen=True)
@@ -108,12 +114,14 @@ def _build_published_db(
     recent window, and the table is replaced whole. So the published copy always equals the
     warehouse, and a day of new prices costs a day of rows.
     """
-    if previous is not None:
+    if previous is not None and storage_version(previous) == BI_STORAGE_VERSION:
         shutil.copyfile(previous, target)
     row_counts: dict[str, int] = {}
-    with duckdb.connect(
-        str(target), config=settings.duckdb_config(target.parent / ".spill")
-    ) as out:
+    config = {
+        **settings.duckdb_config(target.parent / ".spill"),
+        "storage_compatibility_version": BI_STORAGE_VERSION,
+    }
+    with duckdb.connect(str(target), config=config) as out:
         out.execute("attach ? as warehouse (read_only)", [str(warehouse)])
         for mart in marts:
             if not (mart in RECENT_ROWS_MARTS and _refresh_recent_rows(out, mart)):
@@ -152,6 +160,21 @@ def _build_published_db(
         )
         out.execute("checkpoint")
     return row_counts
+
+
+def storage_version(database: Path) -> str | None:
+    """The DuckDB storage format a file was created in ("v1.0.0", "v2.0.0", ...); None when the
+    file cannot be opened as a DuckDB database (missing, truncated, not DuckDB)."""
+    try:
+        with duckdb.connect() as connection:
+            connection.execute("attach ? as probe (read_only)", [str(database)])
+            (tags,) = connection.execute(
+                "select tags from duckdb_databases() where database_name = 'probe'"
+            ).fetchall()[0]
+    except duckdb.Error:
+        return None
+    # DuckDB reports the oldest version that reads the file, with a "+" ("v1.0.0+").
+    return str(tags.get("storage_version", "")).rstrip("+") or None
 
 
 def _refresh_recent_rows(out: duckdb.DuckDBPyConnection, mart: str) -> bool:
