@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -30,3 +31,31 @@ def small_companies_seed(tmp_path: Path) -> Path:
         "QQQ,Invesco QQQ,benchmark,,https://invesco.com,2026-11-27\n"
     )
     return seed
+
+
+@dataclass(frozen=True)
+class PublishedRun:
+    """A data dir holding one successful publish, and the price exports it was built from."""
+
+    data_dir: Path
+    csv_dir: Path
+    exports: str  # "sample" (the real exports in ../shared) or "generated" (their twin)
+
+
+@pytest.fixture(scope="session")
+def published_run(tmp_path_factory: pytest.TempPathFactory) -> PublishedRun:
+    """One whole pipeline run shared by the tests of what BI users read (the published file with
+    DuckDB 1.x readers, the dashboard): on the real sample exports when ../shared is beside the
+    checkout, else on generated exports of every curated ticker. Tests that publish again copy
+    the data dir first."""
+    from tests.pipeline import run_hashpivot, write_generated_exports
+
+    root = tmp_path_factory.mktemp("published_run")
+    if SAMPLE_PRICES_DIR.is_dir():
+        csv_dir, exports = SAMPLE_PRICES_DIR, "sample"
+    else:
+        csv_dir, exports = root / "exports", "generated"
+        write_generated_exports(csv_dir)
+    result = run_hashpivot(root / "data", "--source", "csv", "--csv-dir", str(csv_dir))
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+    return PublishedRun(root / "data", csv_dir, exports)

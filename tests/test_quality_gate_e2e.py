@@ -16,11 +16,14 @@ from pathlib import Path
 
 import pytest
 
-from orchestration.extract.demo_source import generate_demo_prices
-from orchestration.extract.universe import load_companies
-from orchestration.paths import COMPANIES_SEED
 from tests.conftest import PROJECT_ROOT
-from tests.pipeline import clean_environ, hashpivot_command, published_fingerprint, run_hashpivot
+from tests.pipeline import (
+    clean_environ,
+    hashpivot_command,
+    published_fingerprint,
+    run_hashpivot,
+    write_generated_exports,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -36,29 +39,6 @@ def copy_project(target: Path) -> Path:
     return target
 
 
-def write_clean_csvs(csv_dir: Path) -> None:
-    """A small clean universe: every curated ticker, yfinance history() shape, one year."""
-    csv_dir.mkdir(parents=True)
-    tickers = [company.ticker for company in load_companies(COMPANIES_SEED)]
-    prices = generate_demo_prices(tickers, date(2024, 3, 1), LAST_CLEAN_DAY)
-    for ticker, rows in prices.groupby("ticker"):
-        with (csv_dir / f"{ticker}.csv").open("w", newline="") as handle:
-            writer = csv.writer(handle)
-            writer.writerow(["Date", "Open", "High", "Low", "Close", "Adj Close", "Volume"])
-            for row in rows.itertuples():
-                writer.writerow(
-                    [
-                        row.date.date(),
-                        row.open,
-                        row.high,
-                        row.low,
-                        row.close,
-                        row.adj_close,
-                        row.volume,
-                    ]
-                )
-
-
 def run_pipeline(project: Path, data_dir: Path, csv_dir: Path) -> subprocess.CompletedProcess[str]:
     return run_hashpivot(data_dir, "--source", "csv", "--csv-dir", str(csv_dir), project=project)
 
@@ -68,7 +48,7 @@ def clean_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("gate")
     project = copy_project(root / "project")
     csv_dir = root / "csv"
-    write_clean_csvs(csv_dir)
+    write_generated_exports(csv_dir, last_day=LAST_CLEAN_DAY)
     result = run_pipeline(project, root / "data", csv_dir)
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
     assert "published: yes" in result.stdout

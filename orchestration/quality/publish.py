@@ -114,7 +114,8 @@ def _build_published_db(
     recent window, and the table is replaced whole. So the published copy always equals the
     warehouse, and a day of new prices costs a day of rows.
     """
-    if previous is not None and storage_version(previous) == BI_STORAGE_VERSION:
+    previous_format = storage_version(previous) if previous is not None else None
+    if previous is not None and previous_format == BI_STORAGE_VERSION:
         shutil.copyfile(previous, target)
     row_counts: dict[str, int] = {}
     config = {
@@ -122,6 +123,8 @@ def _build_published_db(
         "storage_compatibility_version": BI_STORAGE_VERSION,
     }
     with duckdb.connect(str(target), config=config) as out:
+        if previous is not None and previous_format not in (None, BI_STORAGE_VERSION):
+            _carry_over_run_log(out, previous)
         out.execute("attach ? as warehouse (read_only)", [str(warehouse)])
         for mart in marts:
             if not (mart in RECENT_ROWS_MARTS and _refresh_recent_rows(out, mart)):
@@ -160,6 +163,19 @@ def _build_published_db(
         )
         out.execute("checkpoint")
     return row_counts
+
+
+def _carry_over_run_log(out: duckdb.DuckDBPyConnection, previous: Path) -> None:
+    """Copy the publish history of a previous file that is rebuilt rather than copied forward
+    (written in another storage format), so ``_published_runs`` keeps every run."""
+    out.execute("attach ? as previous (read_only)", [str(previous)])
+    has_log = out.execute(
+        "select count(*) from duckdb_tables() where database_name = 'previous' and table_name = ?",
+        [RUNS_TABLE],
+    ).fetchall()[0][0]
+    if has_log:
+        out.execute(f"create table {RUNS_TABLE} as select * from previous.{RUNS_TABLE}")
+    out.execute("detach previous")
 
 
 def storage_version(database: Path) -> str | None:
