@@ -89,7 +89,9 @@ def test_a_published_file_in_the_2_0_format_is_rebuilt_keeping_its_run_log(tmp_p
             "create table _published_runs (run_id varchar, published_at timestamptz, "
             "row_counts json, price_sources varchar, check_summary json)"
         )
-        old.execute("insert into _published_runs values ('old-run', '2026-01-01', '{}', 'csv', '{}')")
+        old.execute(
+            "insert into _published_runs values ('old-run', '2026-01-01', '{}', 'csv', '{}')"
+        )
     assert storage_version(left_by_an_earlier_version) != BI_STORAGE_VERSION
     with pytest.raises(ReaderError, match="version number"):
         row_counts_read_by(BI_DUCKDB_VERSIONS[0], left_by_an_earlier_version)
