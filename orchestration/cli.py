@@ -12,6 +12,7 @@ import os
 import sys
 from collections import defaultdict
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 
 from orchestration import settings
@@ -111,13 +112,7 @@ def format_summary(result, paths: DataPaths) -> str:
     evaluations = result.get_asset_check_evaluations()
     lines += check_lines(evaluations)
     lines += quality_table(evaluations)
-    published = _materialization_metadata(result, "published_marts")
-    lines.append(
-        "published: yes, "
-        + f"{sum(published['row_counts'].values())} rows in {len(published['row_counts'])} marts"
-        if published
-        else "published: NO (the published copy is unchanged from the last good run)"
-    )
+    lines.append(publish_line(result, paths))
     lines += [
         "outputs:",
         f"  landing zone : {paths.landing_prices}",
@@ -129,14 +124,44 @@ def format_summary(result, paths: DataPaths) -> str:
     return "\n".join(lines)
 
 
-def publish_line(result) -> str:
+def publish_line(result, paths: DataPaths) -> str:
+    """Whether this run published, and if not, which published copy BI tools read."""
     published = _materialization_metadata(result, "published_marts")
     if published:
         counts = published["row_counts"]
-        return f"published: yes, {sum(counts.values())} rows in {len(counts)} marts"
-    if result.success:
-        return "published: unchanged (nothing new since the last publish; dbt build skipped)"
-    return "published: NO (the published copy is unchanged from the last good run)"
+        return (
+            f"published: yes, {sum(counts.values())} rows in {len(counts)} marts "
+            f"(run {result.run_id})"
+        )
+    last = last_published_run(paths.published_duckdb)
+    if result.success and last is not None:
+        run_id, published_at = last
+        return (
+            f"published: current (nothing changed since run {run_id} published it at "
+            f"{published_at:%Y-%m-%d %H:%M:%S %Z})"
+        )
+    if last is None:
+        return "published: NO (nothing has been published yet)"
+    return f"published: NO (BI tools still read the copy run {last[0]} published)"
+
+
+def last_published_run(published_duckdb: Path) -> tuple[str, datetime] | None:
+    """(run id, time) of the newest row of the published file's ``_published_runs``; None when
+    there is no readable published file."""
+    if not published_duckdb.exists():
+        return None
+    import duckdb
+
+    from orchestration.quality.publish import RUNS_TABLE
+
+    try:
+        with duckdb.connect(str(published_duckdb), read_only=True) as published:
+            row = published.execute(
+                f"select run_id, published_at from {RUNS_TABLE} order by published_at desc limit 1"
+            ).fetchone()
+    except duckdb.Error:
+        return None
+    return (row[0], row[1].astimezone(UTC)) if row else None
 
 
 def check_lines(evaluations: list) -> list[str]:

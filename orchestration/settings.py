@@ -26,6 +26,8 @@ ENV_DUCKDB_MEMORY_LIMIT = "HASHPIVOT_DUCKDB_MEMORY_LIMIT"
 # GB. Every connection that moves price history (landing, audit reads, dbt, publish) is capped
 # by this and spills to disk beyond it. dbt_project/profiles.yml reads the same variable.
 DEFAULT_DUCKDB_MEMORY_LIMIT = "2GB"
+# Rows shown by any preview in asset metadata and check results (landed, blocked, quarantined).
+PREVIEW_ROWS = 10
 
 
 class SettingsError(ValueError):

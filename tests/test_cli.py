@@ -5,14 +5,20 @@ from __future__ import annotations
 import argparse
 import csv
 import subprocess
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import duckdb
 import pytest
 
 from orchestration import settings
-from orchestration.cli import _extraction_lines, build_parser, export_options, prepare_dagster_home
+from orchestration.cli import (
+    _extraction_lines,
+    build_parser,
+    export_options,
+    prepare_dagster_home,
+    publish_line,
+)
 from orchestration.paths import DATA_DIR_ENV, data_paths
 from tests.pipeline import run_hashpivot
 
@@ -109,6 +115,7 @@ def test_csv_run_lands_every_sample_row_once_into_the_warehouse(
     second = run_cli(tmp_path, "--source", "csv", "--csv-dir", str(sample_prices_dir))
     assert second.returncode == 0, second.stdout[-3000:]
     assert "rows landed: 0 of" in second.stdout
+    assert "published: current (nothing changed since run " in second.stdout
     landing_files = list(data_paths(tmp_path).landing_prices.glob("*.parquet"))
     assert len(landing_files) == 1
 
@@ -122,3 +129,40 @@ def test_a_run_whose_tickers_all_fail_exits_non_zero_and_says_why(tmp_path: Path
     assert "FAILED" in result.stdout
     assert "24 of 24 tickers failed" in result.stdout
     assert "no file IREN.csv" in result.stdout
+
+
+class FinishedRun:
+    """The parts of a Dagster run result the publish line reads: no materialization."""
+
+    def __init__(self, success: bool) -> None:
+        self.success, self.run_id = success, "this-run"
+
+    def get_asset_materialization_events(self) -> list:
+        return []
+
+
+def test_the_publish_line_names_the_copy_bi_tools_read(tmp_path: Path) -> None:
+    from orchestration.quality.publish import publish_marts
+
+    paths = data_paths(tmp_path)
+    assert publish_line(FinishedRun(success=False), paths) == (
+        "published: NO (nothing has been published yet)"
+    )
+    with duckdb.connect(str(tmp_path / "w.duckdb")) as warehouse:
+        warehouse.execute("create schema marts; create table marts.m as select 1 as x")
+    publish_marts(
+        tmp_path / "w.duckdb",
+        paths.published,
+        run_id="good-run",
+        published_at=datetime(2026, 11, 30, 18, 45, tzinfo=UTC),
+        check_summary={},
+        marts=("m",),
+    )
+    # A successful run that published nothing: nothing changed, the last copy is current.
+    assert publish_line(FinishedRun(success=True), paths) == (
+        "published: current (nothing changed since run good-run published it at "
+        "2026-11-30 18:45:00 UTC)"
+    )
+    assert publish_line(FinishedRun(success=False), paths) == (
+        "published: NO (BI tools still read the copy run good-run published)"
+    )

@@ -102,10 +102,6 @@ class PriceFileError(ValueError):
         where = f"{self.path} line {self.line}" if self.line is not None else str(self.path)
         return f"{where}: {self.reason}"
 
-    def __reduce__(self) -> tuple[type[PriceFileError], tuple[Path, int | None, str]]:
-        # Keep the three fields when the error crosses a process boundary (parallel readers).
-        return (type(self), (self.path, self.line, self.reason))
-
 
 @dataclass(frozen=True)
 class _Header:

@@ -125,7 +125,6 @@ def read_latest_landed(landing_dir: Path, tickers: Iterable[str], since: date) -
 
 FETCHED_TABLE = "fetched_prices"
 WINDOW_TABLE = "fetch_windows"
-PREVIEW_ROWS = 10
 _FETCHED_COLUMNS_SQL = f"""
     create or replace temp table {FETCHED_TABLE} (
         ticker varchar, date date, open double, high double, low double, close double,
@@ -410,7 +409,7 @@ def _describe_batch(connection: duckdb.DuckDBPyConnection, path: Path) -> Landed
     total = sum(count for _, count, _, _ in counts)
     preview = connection.execute(
         f"select {', '.join(PRICE_COLUMNS)} from read_parquet({sql_string(str(path))}) "
-        f"offset {max(total - PREVIEW_ROWS, 0)}"
+        f"offset {max(total - settings.PREVIEW_ROWS, 0)}"
     ).df()
     return LandedBatch(
         rows_by_ticker={ticker: int(count) for ticker, count, _, _ in counts},

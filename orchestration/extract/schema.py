@@ -2,34 +2,16 @@
 
 Each source (yfinance, CSV folder, demo generator) produces a pandas frame with exactly
 ``PRICE_COLUMNS``: one row per ticker and trading date. The landing step adds provenance
-(price_source, run_id, fetched_at); its files have ``LANDING_SCHEMA`` (written by DuckDB,
-checked by tests/extract/test_landing.py).
+(price_source, run_id, fetched_at); the landing files' schema is stated and checked by
+tests/extract/test_landing.py.
 """
 
 from __future__ import annotations
 
 import pandas as pd
-import pyarrow as pa
 
 PRICE_COLUMNS: list[str] = ["ticker", "date", "open", "high", "low", "close", "adj_close", "volume"]
 VALUE_COLUMNS: list[str] = ["open", "high", "low", "close", "adj_close", "volume"]
-
-# Parquet schema of a landing file. `date` is the exchange-local trading date.
-LANDING_SCHEMA = pa.schema(
-    [
-        ("ticker", pa.string()),
-        ("date", pa.date32()),
-        ("open", pa.float64()),
-        ("high", pa.float64()),
-        ("low", pa.float64()),
-        ("close", pa.float64()),
-        ("adj_close", pa.float64()),
-        ("volume", pa.float64()),
-        ("price_source", pa.string()),
-        ("run_id", pa.string()),
-        ("fetched_at", pa.timestamp("us", tz="UTC")),
-    ]
-)
 
 
 def empty_price_frame() -> pd.DataFrame:

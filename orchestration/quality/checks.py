@@ -30,7 +30,6 @@ if TYPE_CHECKING:
 # location (and so `dagster dev` and every run) loads without them.
 
 LANDED_PRICES = dg.AssetKey("landed_prices")
-PREVIEW_ROWS = 10
 # The fct_daily_prices suite looks at the latest rows only: older ones were audited on landing.
 RECENT_PRICE_DAYS = 45
 FRESHNESS_DAYS = 4
@@ -107,7 +106,9 @@ def suite_check_results(
             ),
             "data_docs": dg.MetadataValue.path(docs),
         }
-        bad_rows = sorted({row for e in failed for row in e.unexpected_rows})[:PREVIEW_ROWS]
+        bad_rows = sorted({row for e in failed for row in e.unexpected_rows})[
+            : settings.PREVIEW_ROWS
+        ]
         if bad_rows:
             metadata["bad_rows"] = dg.MetadataValue.md(frame.loc[bad_rows].to_markdown(index=False))
         results.append(
@@ -311,7 +312,7 @@ def raw_prices_audit(context: dg.AssetCheckExecutionContext):
             "max_quarantine_share": dg.MetadataValue.float(verdict.max_quarantine_share),
             "tickers": dg.MetadataValue.json(sorted(set(verdict.quarantined_rows["ticker"]))),
             "preview": dg.MetadataValue.md(
-                verdict.quarantined_rows.head(PREVIEW_ROWS)[
+                verdict.quarantined_rows.head(settings.PREVIEW_ROWS)[
                     ["ticker", "date", "close", "rules"]
                 ].to_markdown(index=False)
                 if not verdict.quarantined_rows.empty

@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from orchestration import settings
 from orchestration.quality.outcomes import SuiteOutcome, append_outcome
 
 DEFAULT_MAX_QUARANTINE_SHARE = 0.01
-PREVIEW_ROWS = 10
 # Row positions a combined outcome keeps per expectation: enough for any preview, and bounded
 # when a whole batch breaks a rule (its counts stay exact).
 KEPT_POSITIONS = 1_000
@@ -72,7 +72,7 @@ class BatchVerdict:
         """What blocked, naming the rules and the first bad rows."""
         parts = []
         if not self.blocking_rows.empty:
-            preview = self.blocking_rows.head(PREVIEW_ROWS)
+            preview = self.blocking_rows.head(settings.PREVIEW_ROWS)
             rows = "; ".join(
                 f"{r.ticker} {pd.Timestamp(r.date).date()} close={r.close} [{r.rules}]"
                 for r in preview.itertuples()
@@ -179,12 +179,12 @@ class ChunkedPriceAudit:
             self._quarantined.append(_bad_row_columns(quarantined))
             self._quarantined_kept += len(quarantined)
         self._batch_failures.update(dict.fromkeys(_whole_batch_failures(outcome)))
-        # The rows any preview can show: each failed expectation's first PREVIEW_ROWS.
+        # The rows any preview can show: each failed expectation's first settings.PREVIEW_ROWS.
         kept = self.outcome.expectations if self.outcome else ()
         preview = set()
         for position, expectation in enumerate(outcome.expectations):
             already = len(kept[position].unexpected_rows) if kept else 0
-            preview.update(expectation.unexpected_rows[: max(PREVIEW_ROWS - already, 0)])
+            preview.update(expectation.unexpected_rows[: max(settings.PREVIEW_ROWS - already, 0)])
         if preview:
             rows = sorted(preview)
             self._preview.append(chunk.iloc[rows].set_axis([offset + r for r in rows]))

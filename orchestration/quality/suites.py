@@ -30,7 +30,3 @@ def load_suite_document(name: str) -> dict[str, Any]:
         if "rule" not in expectation.get("meta", {}):
             raise ValueError(f"{path}: expectation {position} has no meta.rule name")
     return document
-
-
-def suite_rules(document: dict[str, Any]) -> list[str]:
-    return [expectation["meta"]["rule"] for expectation in document["expectations"]]

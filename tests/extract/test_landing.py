@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
@@ -28,10 +29,27 @@ from orchestration.extract.landing import (
     scratch_database,
     write_landing_file,
 )
-from orchestration.extract.schema import LANDING_SCHEMA
 from tests.conftest import PROJECT_ROOT
 
 FETCHED_AT = datetime(2026, 11, 27, 22, 0, tzinfo=UTC)
+
+
+# The contract of a landing file (dbt's landing source reads it). `date` is the exchange-local trading date.
+LANDING_SCHEMA = pa.schema(
+    [
+        ("ticker", pa.string()),
+        ("date", pa.date32()),
+        ("open", pa.float64()),
+        ("high", pa.float64()),
+        ("low", pa.float64()),
+        ("close", pa.float64()),
+        ("adj_close", pa.float64()),
+        ("volume", pa.float64()),
+        ("price_source", pa.string()),
+        ("run_id", pa.string()),
+        ("fetched_at", pa.timestamp("us", tz="UTC")),
+    ]
+)
 
 
 def demo_rows(tickers=("IREN",), start=date(2025, 1, 1), end=date(2025, 1, 31)) -> pd.DataFrame:

@@ -11,7 +11,7 @@ import pytest
 
 from orchestration.quality.checks import GUARDED_TABLES
 from orchestration.quality.gx_runner import GxValidator
-from orchestration.quality.suites import EXPECTATIONS_DIR, load_suite_document, suite_rules
+from orchestration.quality.suites import EXPECTATIONS_DIR, load_suite_document
 
 TODAY = pd.Timestamp("2026-11-27")
 
@@ -50,7 +50,7 @@ def test_every_suite_file_is_guarded_and_named_after_its_file() -> None:
     names = {path.stem for path in EXPECTATIONS_DIR.glob("*.json")}
     assert names == {"raw_prices"} | {table.suite for table in GUARDED_TABLES}
     for name in names:
-        rules = suite_rules(load_suite_document(name))
+        rules = [e["meta"]["rule"] for e in load_suite_document(name)["expectations"]]
         assert len(rules) == len(set(rules)), f"{name} repeats a rule name"
 
 
