@@ -35,10 +35,9 @@ test: venv  ## The test suite (no network needed)
 	$(BIN)/pytest
 
 lint: venv  ## ruff for Python, sqlfluff for the dbt SQL (its dbt templater opens the warehouse)
-	@mkdir -p "$(HASHPIVOT_DATA_DIR)/warehouse"
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/sqlfluff lint dbt_project/models dbt_project/macros
+	env $$($(BIN)/python -m orchestration.paths) $(BIN)/sqlfluff lint dbt_project/models dbt_project/macros
 
 ui: venv  ## The Dagster UI on http://127.0.0.1:3000, with the CLI's run history
 	@mkdir -p "$(DAGSTER_HOME)"

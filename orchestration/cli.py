@@ -117,8 +117,8 @@ def format_summary(result, paths: DataPaths) -> str:
         "outputs:",
         f"  landing zone : {paths.landing_prices}",
         f"  warehouse    : {paths.warehouse} (the pipeline's; BI tools read published/)",
-        f"  published    : {paths.published_duckdb} and {paths.published_parquet}/",
-        f"  data docs    : {paths.quality / 'data_docs' / 'index.html'}",
+        f"  published    : {paths.published.duckdb} and {paths.published.parquet}/",
+        f"  data docs    : {paths.data_docs_index}",
         f"  dagster home : {os.environ.get('DAGSTER_HOME', paths.dagster_home)} (make ui)",
     ]
     return "\n".join(lines)
@@ -133,7 +133,7 @@ def publish_line(result, paths: DataPaths) -> str:
             f"published: yes, {sum(counts.values())} rows in {len(counts)} marts "
             f"(run {result.run_id})"
         )
-    last = last_published_run(paths.published_duckdb)
+    last = last_published_run(paths.published.duckdb)
     if result.success and last is not None:
         run_id, published_at = last
         return (

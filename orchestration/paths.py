@@ -1,12 +1,16 @@
 """Where things live: the project root, the dbt project, and the data dir's layout.
 
 Everything the pipeline writes goes under one data dir (``HASHPIVOT_DATA_DIR``, default
-``./data``), so a checkout stays clean and a run can be pointed anywhere.
+``./data``), so a checkout stays clean and a run can be pointed anywhere. ``DataPaths`` is the
+one place that names the data dir's files and folders: Python modules take their paths from it,
+and dbt reads them from the environment ``DataPaths.dbt_environment`` hands it (the
+``data_path`` macro), so no other file spells the layout.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,6 +20,60 @@ SEEDS_DIR = DBT_PROJECT_DIR / "seeds"
 COMPANIES_SEED = SEEDS_DIR / "companies.csv"
 
 DATA_DIR_ENV = "HASHPIVOT_DATA_DIR"
+# dbt reads the path named ``x`` of the layout from HASHPIVOT_PATH_X (the data_path macro).
+DBT_PATH_ENV_PREFIX = "HASHPIVOT_PATH_"
+
+
+@dataclass(frozen=True)
+class LedgerPaths:
+    """The audit ledger: which landing files passed the quality gate, which rows were set aside."""
+
+    root: Path
+
+    @property
+    def accepted(self) -> Path:
+        return self.root / "accepted"
+
+    @property
+    def quarantine(self) -> Path:
+        return self.root / "quarantine"
+
+
+@dataclass(frozen=True)
+class PublishedPaths:
+    """What BI tools read: a DuckDB file and a Parquet folder, each replaced whole."""
+
+    root: Path
+
+    @property
+    def duckdb(self) -> Path:
+        return self.root / "marts.duckdb"
+
+    @property
+    def parquet(self) -> Path:
+        """A symlink to the current version folder, swapped atomically by each publish."""
+        return self.root / "parquet"
+
+    @property
+    def versions(self) -> Path:
+        return self.root / "versions"
+
+    def version(self, run_id: str) -> Path:
+        return self.versions / run_id
+
+    def building_duckdb(self, run_id: str) -> Path:
+        """The next DuckDB file while it is built (hidden, renamed over ``duckdb`` when done)."""
+        return self.root / f".marts.{run_id}.duckdb.tmp"
+
+    @property
+    def spill(self) -> Path:
+        """Where DuckDB spills beyond its memory cap while publishing."""
+        return self.root / ".spill"
+
+    @property
+    def inputs_fingerprint(self) -> Path:
+        """The inputs (dbt project, audited landing files, vars) of the published marts."""
+        return self.root / "inputs_fingerprint.txt"
 
 
 @dataclass(frozen=True)
@@ -29,24 +87,35 @@ class DataPaths:
         return self.root / "landing" / "prices"
 
     @property
+    def landing_scratch(self) -> Path:
+        """The scratch database of a run's landing work (same disk, removed after the run)."""
+        return self.root / "landing" / ".scratch"
+
+    @property
+    def csv_files_landed(self) -> Path:
+        """Size and modification time of each CSV file whose rows landed."""
+        return self.root / "landing" / "csv_files_landed.json"
+
+    @property
     def warehouse(self) -> Path:
         return self.root / "warehouse" / "hashpivot.duckdb"
 
     @property
-    def published(self) -> Path:
-        return self.root / "published"
+    def published(self) -> PublishedPaths:
+        return PublishedPaths(self.root / "published")
 
     @property
     def quality(self) -> Path:
+        """The Great Expectations file context (suites' results) lives here."""
         return self.root / "quality"
 
     @property
-    def published_duckdb(self) -> Path:
-        return self.published / "marts.duckdb"
+    def ledger(self) -> LedgerPaths:
+        return LedgerPaths(self.quality / "ledger")
 
     @property
-    def published_parquet(self) -> Path:
-        return self.published / "parquet"
+    def data_docs_index(self) -> Path:
+        return self.quality / "data_docs" / "index.html"
 
     @property
     def dagster_home(self) -> Path:
@@ -60,8 +129,29 @@ class DataPaths:
     def charts(self) -> Path:
         return self.root / "charts"
 
+    def dbt_environment(self) -> dict[str, str]:
+        """The environment that tells dbt where the warehouse and its external inputs are."""
+        paths = {
+            "warehouse": self.warehouse,
+            "landing_prices": self.landing_prices,
+            "ledger_accepted": self.ledger.accepted,
+            "ledger_quarantine": self.ledger.quarantine,
+        }
+        return {
+            DATA_DIR_ENV: str(self.root),
+            **{f"{DBT_PATH_ENV_PREFIX}{name.upper()}": str(path) for name, path in paths.items()},
+        }
+
 
 def data_paths(data_dir: str | os.PathLike[str] | None = None) -> DataPaths:
     """The data dir from the argument, else ``HASHPIVOT_DATA_DIR``, else ``./data``; absolute."""
     chosen = data_dir if data_dir is not None else os.environ.get(DATA_DIR_ENV, "data")
     return DataPaths(Path(chosen).expanduser().resolve())
+
+
+if __name__ == "__main__":
+    # `python -m orchestration.paths`: dbt's environment as KEY=VALUE lines, for tools that run
+    # dbt's templater outside the pipeline (make lint); DuckDB needs the warehouse's folder.
+    layout = data_paths()
+    layout.warehouse.parent.mkdir(parents=True, exist_ok=True)
+    sys.stdout.write("".join(f"{k}={v}\n" for k, v in layout.dbt_environment().items()))

@@ -6,6 +6,7 @@ import dagster as dg
 
 from orchestration.definitions import defs
 from orchestration.extract.assets import PriceExtractionConfig, extraction_options
+from orchestration.paths import LedgerPaths
 from orchestration.transform.dbt import dbt_build_args, group_for_layer
 
 
@@ -111,18 +112,18 @@ def test_the_inputs_fingerprint_changes_with_what_dbt_reads(tmp_path) -> None:
     """A rerun skips dbt only when nothing it reads changed: project files, ledger, vars."""
     from orchestration.transform.dbt import build_inputs_fingerprint
 
-    project, quality = tmp_path / "dbt", tmp_path / "quality"
+    project, ledger = tmp_path / "dbt", LedgerPaths(tmp_path / "ledger")
     (project / "seeds").mkdir(parents=True)
     (project / "seeds" / "companies.csv").write_text("ticker\nIREN\n")
-    (quality / "ledger" / "accepted").mkdir(parents=True)
-    first = build_inputs_fingerprint(project, quality, {})
-    assert build_inputs_fingerprint(project, quality, {}) == first
-    (quality / "ledger" / "accepted" / "run-2.parquet").write_bytes(b"x")
-    after_audit = build_inputs_fingerprint(project, quality, {})
+    ledger.accepted.mkdir(parents=True)
+    first = build_inputs_fingerprint(project, ledger, {})
+    assert build_inputs_fingerprint(project, ledger, {}) == first
+    (ledger.accepted / "run-2.parquet").write_bytes(b"x")
+    after_audit = build_inputs_fingerprint(project, ledger, {})
     assert after_audit != first
     (project / "seeds" / "companies.csv").write_text("ticker\nIREN\nCIFR\n")
-    after_seed_edit = build_inputs_fingerprint(project, quality, {})
+    after_seed_edit = build_inputs_fingerprint(project, ledger, {})
     assert after_seed_edit != after_audit
     assert (
-        build_inputs_fingerprint(project, quality, {"as_of_date": "2025-04-04"}) != after_seed_edit
+        build_inputs_fingerprint(project, ledger, {"as_of_date": "2025-04-04"}) != after_seed_edit
     )

@@ -10,9 +10,8 @@
     reads only the new files and can prune the date filter down to the Parquet scans (a
     subquery would be evaluated after the scans, over the whole history). -#}
 {% macro price_changes_since(relation) -%}
-    {%- set data_dir = env_var('HASHPIVOT_DATA_DIR', '../data') -%}
-    {%- set ledger_glob = data_dir ~ '/quality/ledger/accepted/*.parquet' -%}
-    {%- set landing_dir = data_dir ~ '/landing/prices/' -%}
+    {%- set ledger_glob = data_path('ledger_accepted') ~ '/*.parquet' -%}
+    {%- set landing_dir = data_path('landing_prices') ~ '/' -%}
     {%- set changes = {'files': [], 'scan_from': '9999-12-31'} -%}
     {%- if not execute -%}
         {{ return(changes) }}

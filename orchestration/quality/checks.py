@@ -162,7 +162,7 @@ def warehouse_suites(context: dg.AssetCheckExecutionContext):
     from orchestration.quality.gx_runner import GxValidator
 
     paths = data_paths()
-    validator = GxValidator(paths.quality)
+    validator = GxValidator(paths.quality, paths.data_docs_index)
     selected = context.selected_asset_check_keys
     results: list[dg.AssetCheckResult] = []
     try:
@@ -229,7 +229,7 @@ def raw_prices_audit(context: dg.AssetCheckExecutionContext):
     from orchestration.quality.price_audit import DEFAULT_MAX_QUARANTINE_SHARE, audit_in_chunks
 
     paths = data_paths()
-    pending = pending_landing_files(paths.landing_prices, paths.quality)
+    pending = pending_landing_files(paths.landing_prices, paths.ledger)
     chunks = plan_ticker_chunks(pending, audit_chunk_rows())
     curated = {company.ticker for company in load_companies(COMPANIES_SEED)}
     max_share = settings.parse_float(
@@ -237,7 +237,7 @@ def raw_prices_audit(context: dg.AssetCheckExecutionContext):
         "max_quarantine_share",
         DEFAULT_MAX_QUARANTINE_SHARE,
     )
-    validator = GxValidator(paths.quality)
+    validator = GxValidator(paths.quality, paths.data_docs_index)
     parameters = {"today": pd.Timestamp(datetime.now(UTC).date())}
     try:
         audit = audit_in_chunks(
@@ -264,7 +264,7 @@ def raw_prices_audit(context: dg.AssetCheckExecutionContext):
             )
         if pending:  # files without rows: nothing to check in them
             record_audit(
-                paths.quality,
+                paths.ledger,
                 accepted=pending,
                 quarantined=pd.DataFrame(),
                 run_id=context.run.run_id,
@@ -278,7 +278,7 @@ def raw_prices_audit(context: dg.AssetCheckExecutionContext):
     outcome, verdict = audit.outcome, audit.verdict()
     if verdict.passes:
         record_audit(
-            paths.quality,
+            paths.ledger,
             accepted=pending,
             quarantined=verdict.quarantined_rows,
             run_id=context.run.run_id,

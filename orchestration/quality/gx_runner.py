@@ -34,15 +34,12 @@ _MAX_OBSERVED_CHARS = 200
 class GxValidator:
     """One GX context for a check step: validates frames, then builds their Data Docs."""
 
-    def __init__(self, quality_dir: Path) -> None:
-        self.quality_dir = quality_dir
+    def __init__(self, context_dir: Path, data_docs_index: Path) -> None:
+        self.context_dir = context_dir
+        self.data_docs_index = data_docs_index
         self._checkpoints: dict[str, Any] = {}
         # Validation results and suites not rendered into the Data Docs yet.
         self._undocumented: list[Any] = []
-
-    @property
-    def data_docs_index(self) -> Path:
-        return self.quality_dir / "data_docs" / "index.html"
 
     @cached_property
     def _gx(self) -> Any:
@@ -54,7 +51,7 @@ class GxValidator:
 
     @cached_property
     def _context(self) -> Any:
-        context = self._gx.get_context(mode="file", project_root_dir=str(self.quality_dir))
+        context = self._gx.get_context(mode="file", project_root_dir=str(self.context_dir))
         if DOCS_SITE not in (context.get_config().data_docs_sites or {}):
             context.add_data_docs_site(
                 site_name=DOCS_SITE,

@@ -1,7 +1,7 @@
 """The audit ledger of the landing zone: which landing files passed the quality gate, and which
-of their rows were quarantined. Append-only Parquet files under ``<data dir>/quality/ledger/``,
+of their rows were quarantined. Append-only Parquet files under the data dir's ledger folder (``DataPaths.ledger``),
 written like landing files (temporary name, then link), so the warehouse can be rebuilt from
-``landing/`` and ``quality/ledger/`` alone.
+the landing files and the ledger alone.
 
 dbt's raw price view reads only accepted landing files and leaves quarantined rows out: data
 that was never audited, or failed the audit, never reaches the marts (write, audit, publish).
@@ -22,6 +22,7 @@ import pyarrow.parquet as pq
 
 from orchestration import settings
 from orchestration.extract.landing import landed_files
+from orchestration.paths import LedgerPaths
 
 ACCEPTED_SCHEMA = pa.schema(
     [
@@ -43,14 +44,8 @@ QUARANTINE_SCHEMA = pa.schema(
 )
 
 
-def ledger_dirs(quality_dir: Path) -> tuple[Path, Path]:
-    """(accepted dir, quarantine dir) of the ledger."""
-    root = quality_dir / "ledger"
-    return root / "accepted", root / "quarantine"
-
-
-def accepted_file_names(quality_dir: Path) -> set[str]:
-    accepted_dir, _ = ledger_dirs(quality_dir)
+def accepted_file_names(ledger: LedgerPaths) -> set[str]:
+    accepted_dir = ledger.accepted
     files = sorted(accepted_dir.glob("*.parquet")) if accepted_dir.is_dir() else []
     if not files:
         return set()
@@ -62,9 +57,9 @@ def accepted_file_names(quality_dir: Path) -> set[str]:
     return {name for (name,) in rows}
 
 
-def pending_landing_files(landing_dir: Path, quality_dir: Path) -> list[Path]:
+def pending_landing_files(landing_dir: Path, ledger: LedgerPaths) -> list[Path]:
     """Landing files not accepted yet, oldest first: the batch the next audit validates."""
-    accepted = accepted_file_names(quality_dir)
+    accepted = accepted_file_names(ledger)
     return [path for path in landed_files(landing_dir) if path.name not in accepted]
 
 
@@ -197,7 +192,7 @@ def _fetch_current(
 
 
 def record_audit(
-    quality_dir: Path,
+    ledger: LedgerPaths,
     *,
     accepted: Iterable[Path],
     quarantined: pd.DataFrame,
@@ -206,7 +201,7 @@ def record_audit(
 ) -> None:
     """Append this audit's verdict: quarantined rows first, then the accepted files, so a crash
     between the two never exposes a row that should have been quarantined."""
-    accepted_dir, quarantine_dir = ledger_dirs(quality_dir)
+    accepted_dir, quarantine_dir = ledger.accepted, ledger.quarantine
     if not quarantined.empty:
         frame = quarantined.assign(run_id=run_id, quarantined_at=pd.Timestamp(audited_at))
         frame["date"] = pd.to_datetime(frame["date"]).dt.date

@@ -25,6 +25,7 @@ from pathlib import Path
 import duckdb
 
 from orchestration import settings
+from orchestration.paths import PublishedPaths
 
 PUBLISHED_MARTS: tuple[str, ...] = (
     "fct_daily_prices",
@@ -57,7 +58,7 @@ class PublishReport:
 
 def publish_marts(
     warehouse: Path,
-    published_dir: Path,
+    published: PublishedPaths,
     *,
     run_id: str,
     published_at: datetime,
@@ -65,15 +66,16 @@ def publish_marts(
     marts: Sequence[str] = PUBLISHED_MARTS,
 ) -> PublishReport:
     """Copy ``marts`` from the warehouse's ``marts`` schema to the published copies."""
-    published_dir.mkdir(parents=True, exist_ok=True)
-    final_db = published_dir / "marts.duckdb"
-    building_db = published_dir / f".marts.{run_id}.duckdb.tmp"
-    version_dir = published_dir / "versions" / run_id
+    published.root.mkdir(parents=True, exist_ok=True)
+    final_db = published.duckdb
+    building_db = published.building_duckdb(run_id)
+    version_dir = published.version(run_id)
     building_db.unlink(missing_ok=True)
     try:
         version_dir.mkdir(parents=True, exist_ok=False)
         row_counts = _build_published_db(
             building_db,
+            published.spill,
             warehouse,
             version_dir,
             marts,
@@ -86,18 +88,19 @@ def publish_marts(
         )
         _fsync(building_db)
         os.replace(building_db, final_db)
-        _swap_symlink(published_dir / "parquet", Path("versions") / run_id)
+        _swap_symlink(published.parquet, version_dir.relative_to(published.root))
     except BaseException:
         building_db.unlink(missing_ok=True)
-        if (published_dir / "parquet").resolve() != version_dir.resolve():
+        if published.parquet.resolve() != version_dir.resolve():
             shutil.rmtree(version_dir, ignore_errors=True)
         raise
-    _remove_old_versions(published_dir / "versions", keep=KEEP_VERSIONS)
-    return PublishReport(final_db, published_dir / "parquet", row_counts)
+    _remove_old_versions(published.versions, keep=KEEP_VERSIONS)
+    return PublishReport(final_db, published.parquet, row_counts)
 
 
 def _build_published_db(
     target: Path,
+    spill_dir: Path,
     warehouse: Path,
     version_dir: Path,
     marts: Sequence[str],
@@ -119,7 +122,7 @@ def _build_published_db(
         shutil.copyfile(previous, target)
     row_counts: dict[str, int] = {}
     config = {
-        **settings.duckdb_config(target.parent / ".spill"),
+        **settings.duckdb_config(spill_dir),
         "storage_compatibility_version": BI_STORAGE_VERSION,
     }
     with duckdb.connect(str(target), config=config) as out:

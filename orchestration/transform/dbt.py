@@ -23,7 +23,7 @@ from dagster_dbt import (
 )
 
 from orchestration import settings
-from orchestration.paths import DATA_DIR_ENV, DBT_PROJECT_DIR, data_paths
+from orchestration.paths import DBT_PROJECT_DIR, LedgerPaths, data_paths
 
 # dbt runs as a subprocess: use the dbt of the interpreter running Dagster, not whatever is on PATH.
 DBT_EXECUTABLE = str(Path(sys.executable).with_name("dbt"))
@@ -126,13 +126,15 @@ def _hash_project(digest: Any, project_dir: Path) -> None:
                 digest.update(path.read_bytes())
 
 
-def build_inputs_fingerprint(project_dir: Path, quality_dir: Path, vars_: Mapping[str, str]) -> str:
+def build_inputs_fingerprint(
+    project_dir: Path, ledger: LedgerPaths, vars_: Mapping[str, str]
+) -> str:
     """What the warehouse is built from: the dbt project's files, the audit ledger (which
     landing files and rows dbt reads) and the dbt vars. Equal fingerprints, equal marts."""
     digest = hashlib.sha256(json.dumps(dict(vars_), sort_keys=True).encode())
     _hash_project(digest, project_dir)
-    for path in sorted((quality_dir / "ledger").glob("*/*.parquet")):
-        digest.update(str(path.relative_to(quality_dir)).encode())
+    for path in sorted(ledger.root.glob("*/*.parquet")):
+        digest.update(str(path.relative_to(ledger.root)).encode())
     return digest.hexdigest()
 
 
@@ -171,12 +173,12 @@ def record_successful_build(warehouse: Path, fingerprint: str) -> None:
 
 
 def current_inputs_fingerprint() -> str:
-    return build_inputs_fingerprint(DBT_PROJECT_DIR, data_paths().quality, dbt_vars())
+    return build_inputs_fingerprint(DBT_PROJECT_DIR, data_paths().ledger, dbt_vars())
 
 
 def published_fingerprint_path() -> Path:
     """Where the publish step records the inputs of the marts it published."""
-    return data_paths().published / "inputs_fingerprint.txt"
+    return data_paths().published.inputs_fingerprint
 
 
 def nothing_changed_since_last_publish() -> bool:
@@ -186,7 +188,7 @@ def nothing_changed_since_last_publish() -> bool:
     paths = data_paths()
     return (
         recorded.exists()
-        and paths.published_duckdb.exists()
+        and paths.published.duckdb.exists()
         and paths.warehouse.exists()
         and recorded.read_text().strip() == current_inputs_fingerprint()
     )
@@ -242,12 +244,12 @@ def prepare_dbt_environment() -> None:
     """Make the dbt subprocess find dbt and the warehouse whatever its cwd.
 
     dagster-dbt's manifest preparer looks for ``dbt`` on PATH, so the running interpreter's bin
-    dir goes first; dbt's profile reads HASHPIVOT_DATA_DIR, which becomes absolute, and
-    DuckDB needs the warehouse's folder to exist.
+    dir goes first; dbt reads the data dir's paths from the environment ``DataPaths`` gives it
+    (absolute), and DuckDB needs the warehouse's folder to exist.
     """
     bin_dir = str(Path(DBT_EXECUTABLE).parent)
     if os.environ.get("PATH", "").split(os.pathsep)[0] != bin_dir:
         os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
     paths = data_paths()
-    os.environ[DATA_DIR_ENV] = str(paths.root)
+    os.environ.update(paths.dbt_environment())
     paths.warehouse.parent.mkdir(parents=True, exist_ok=True)

@@ -10,7 +10,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from orchestration.paths import data_paths
+from orchestration.paths import PublishedPaths, data_paths
 from orchestration.quality.publish import (
     BI_STORAGE_VERSION,
     PUBLISHED_MARTS,
@@ -55,7 +55,7 @@ def warehouse_counts(warehouse: Path, marts=PUBLISHED_MARTS) -> dict[str, int]:
 def publish(warehouse: Path, published: Path, run_id: str) -> Path:
     report = publish_marts(
         warehouse,
-        published,
+        PublishedPaths(published),
         run_id=run_id,
         published_at=datetime(2026, 12, 1, tzinfo=UTC) + timedelta(minutes=len(run_id)),
         check_summary={"check": True},
@@ -114,7 +114,7 @@ def test_1x_readers_open_the_pipelines_first_and_second_publish(published_run, t
     data_dir = tmp_path / "data"
     shutil.copytree(published_run.data_dir, data_dir, symlinks=True)
     paths = data_paths(data_dir)
-    assert_every_reader_sees(paths.published_duckdb, warehouse_counts(paths.warehouse), runs=1)
+    assert_every_reader_sees(paths.published.duckdb, warehouse_counts(paths.warehouse), runs=1)
 
     # Another as-of date changes what dbt builds, so the run publishes on top of the first copy.
     second = run_hashpivot(
@@ -128,5 +128,5 @@ def test_1x_readers_open_the_pipelines_first_and_second_publish(published_run, t
     )
     assert second.returncode == 0, second.stdout[-3000:] + second.stderr[-3000:]
     assert "published: yes" in second.stdout
-    assert storage_version(paths.published_duckdb) == BI_STORAGE_VERSION
-    assert_every_reader_sees(paths.published_duckdb, warehouse_counts(paths.warehouse), runs=2)
+    assert storage_version(paths.published.duckdb) == BI_STORAGE_VERSION
+    assert_every_reader_sees(paths.published.duckdb, warehouse_counts(paths.warehouse), runs=2)

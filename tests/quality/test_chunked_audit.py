@@ -11,6 +11,7 @@ import pytest
 
 from orchestration.extract.demo_source import generate_demo_prices
 from orchestration.extract.landing import write_landing_file
+from orchestration.paths import LedgerPaths, data_paths
 from orchestration.quality.checks import LANDED_PRICES, suite_check_results
 from orchestration.quality.gx_runner import GxValidator
 from orchestration.quality.ledger import (
@@ -63,11 +64,12 @@ def landing(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def validator(tmp_path_factory: pytest.TempPathFactory) -> GxValidator:
-    return GxValidator(tmp_path_factory.mktemp("quality"))
+    paths = data_paths(tmp_path_factory.mktemp("data"))
+    return GxValidator(paths.quality, paths.data_docs_index)
 
 
 def pending(landing: Path) -> list[Path]:
-    return pending_landing_files(landing, landing.parent / "no_ledger")
+    return pending_landing_files(landing, LedgerPaths(landing.parent / "no_ledger"))
 
 
 def test_chunks_hold_whole_tickers_and_add_up_to_the_batch(landing: Path) -> None:

@@ -10,6 +10,7 @@ import pytest
 
 from orchestration.extract.demo_source import generate_demo_prices
 from orchestration.extract.landing import write_landing_file
+from orchestration.paths import LedgerPaths
 from orchestration.quality.ledger import (
     AUDIT_CHUNK_ROWS_ENV,
     DEFAULT_AUDIT_CHUNK_ROWS,
@@ -34,15 +35,15 @@ def land(landing: Path, run_id: str, end: date, hour: int, close: float | None =
 
 
 def test_files_stay_pending_until_accepted(tmp_path: Path) -> None:
-    landing, quality = tmp_path / "landing", tmp_path / "quality"
+    landing, ledger = tmp_path / "landing", LedgerPaths(tmp_path / "ledger")
     first = land(landing, "r1", date(2025, 1, 10), hour=1)
-    assert pending_landing_files(landing, quality) == [first]
+    assert pending_landing_files(landing, ledger) == [first]
     record_audit(
-        quality, accepted=[first], quarantined=pd.DataFrame(), run_id="a1", audited_at=AUDITED_AT
+        ledger, accepted=[first], quarantined=pd.DataFrame(), run_id="a1", audited_at=AUDITED_AT
     )
     second = land(landing, "r2", date(2025, 1, 14), hour=2)
-    assert pending_landing_files(landing, quality) == [second]
-    assert accepted_file_names(quality) == {first.name}
+    assert pending_landing_files(landing, ledger) == [second]
+    assert accepted_file_names(ledger) == {first.name}
 
 
 def test_pending_rows_keep_only_the_latest_fetch_of_each_day(tmp_path: Path) -> None:
@@ -56,20 +57,20 @@ def test_pending_rows_keep_only_the_latest_fetch_of_each_day(tmp_path: Path) -> 
 
 
 def test_an_audit_verdict_is_written_once(tmp_path: Path) -> None:
-    landing, quality = tmp_path / "landing", tmp_path / "quality"
+    landing, ledger = tmp_path / "landing", LedgerPaths(tmp_path / "ledger")
     first = land(landing, "r1", date(2025, 1, 3), hour=1)
     quarantined = pd.DataFrame(
         {"landing_file": [first.name], "ticker": ["IREN"], "date": pd.to_datetime(["2025-01-02"]),
          "close": [0.0], "rules": ["close_positive"]}
     )  # fmt: skip
     record_audit(
-        quality, accepted=[first], quarantined=quarantined, run_id="a1", audited_at=AUDITED_AT
+        ledger, accepted=[first], quarantined=quarantined, run_id="a1", audited_at=AUDITED_AT
     )
-    stored = pd.read_parquet(quality / "ledger" / "quarantine" / "a1.parquet")
+    stored = pd.read_parquet(ledger.quarantine / "a1.parquet")
     assert stored["rules"].tolist() == ["close_positive"]
     with pytest.raises(FileExistsError):
         record_audit(
-            quality, accepted=[first], quarantined=quarantined, run_id="a1", audited_at=AUDITED_AT
+            ledger, accepted=[first], quarantined=quarantined, run_id="a1", audited_at=AUDITED_AT
         )
 
 

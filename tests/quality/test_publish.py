@@ -8,6 +8,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from orchestration.paths import PublishedPaths
 from orchestration.quality.assets import gate_failures, required_checks
 from orchestration.quality.publish import publish_marts
 from tests.pipeline import published_fingerprint
@@ -30,7 +31,7 @@ def make_warehouse(path: Path, rows: int, marts=MARTS) -> Path:
 def publish(warehouse: Path, published: Path, run_id: str, marts=MARTS):
     return publish_marts(
         warehouse,
-        published,
+        PublishedPaths(published),
         run_id=run_id,
         published_at=NOW,
         check_summary={"c": True},

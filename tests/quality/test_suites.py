@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from orchestration.paths import data_paths
 from orchestration.quality.checks import GUARDED_TABLES
 from orchestration.quality.gx_runner import GxValidator
 from orchestration.quality.suites import EXPECTATIONS_DIR, load_suite_document
@@ -18,7 +19,8 @@ TODAY = pd.Timestamp("2026-11-27")
 
 @pytest.fixture(scope="module")
 def validator(tmp_path_factory: pytest.TempPathFactory) -> GxValidator:
-    return GxValidator(tmp_path_factory.mktemp("quality"))
+    paths = data_paths(tmp_path_factory.mktemp("data"))
+    return GxValidator(paths.quality, paths.data_docs_index)
 
 
 def failed_rules(outcome, severity: str = "critical") -> dict[str, tuple[int, ...]]:
@@ -74,7 +76,7 @@ def docs_links(index: Path, suite: str) -> set[str]:
 
 
 def test_data_docs_are_built_once_and_show_every_validation(tmp_path: Path) -> None:
-    validator = GxValidator(tmp_path)
+    validator = GxValidator(data_paths(tmp_path).quality, data_paths(tmp_path).data_docs_index)
     for _ in range(2):  # two chunks of one audit
         validator.validate("raw_prices", clean_prices(), {"today": TODAY})
     prices = clean_prices()[["date", "close", "adj_close"]].assign(daily_return=0.0)
@@ -88,7 +90,7 @@ def test_data_docs_are_built_once_and_show_every_validation(tmp_path: Path) -> N
     for link in docs_links(index, "raw_prices") | docs_links(index, "mart_fct_daily_prices"):
         assert (index.parent / link).is_file()
     # The next step's validator adds its validations; the index keeps the earlier ones.
-    later = GxValidator(tmp_path)
+    later = GxValidator(data_paths(tmp_path).quality, data_paths(tmp_path).data_docs_index)
     later.validate("raw_prices", clean_prices(), {"today": TODAY})
     later.build_data_docs()
     assert len(docs_links(index, "raw_prices")) == 3

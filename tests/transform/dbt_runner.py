@@ -7,6 +7,7 @@ import json
 import subprocess
 from pathlib import Path
 
+from orchestration.paths import data_paths
 from orchestration.transform.dbt import DBT_EXECUTABLE
 from tests.conftest import PROJECT_ROOT
 from tests.pipeline import clean_environ
@@ -17,11 +18,11 @@ DBT_PROJECT = PROJECT_ROOT / "dbt_project"
 def run_dbt(
     data_dir: Path, *args: str, timeout: int = 600, check: bool = True
 ) -> subprocess.CompletedProcess[str]:
-    """`dbt <args>` on the project with HASHPIVOT_DATA_DIR = ``data_dir``; with ``check``, fails
+    """`dbt <args>` on the project with its data dir's paths under ``data_dir``; with ``check``, fails
     the test with dbt's output when dbt fails."""
     (data_dir / "warehouse").mkdir(parents=True, exist_ok=True)
     environ = clean_environ()
-    environ["HASHPIVOT_DATA_DIR"] = str(data_dir)
+    environ.update(data_paths(data_dir).dbt_environment())
     result = subprocess.run(
         [
             DBT_EXECUTABLE,

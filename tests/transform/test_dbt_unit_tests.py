@@ -34,7 +34,7 @@ def empty_warehouse(tmp_path: Path) -> None:
         fetched_at=fetched_at,
     )
     record_audit(
-        paths.quality,
+        paths.ledger,
         accepted=[landed],
         quarantined=pd.DataFrame(),
         run_id="audit-1",

@@ -66,7 +66,7 @@ class Landings:
             ]
         )
         record_audit(
-            self.paths.quality,
+            self.paths.ledger,
             accepted=[path],
             quarantined=quarantined,
             run_id=f"audit-{self.count}",

@@ -4,7 +4,7 @@ with
 
 quarantine as (
     {{ read_parquet_or_empty(
-        env_var('HASHPIVOT_DATA_DIR', '../data') ~ '/quality/ledger/quarantine/*.parquet',
+        data_path('ledger_quarantine') ~ '/*.parquet',
         [
             ['landing_file', 'varchar'], ['ticker', 'varchar'], ['date', 'date'],
             ['close', 'double'], ['rules', 'varchar'], ['run_id', 'varchar'],

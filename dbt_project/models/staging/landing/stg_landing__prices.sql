@@ -4,7 +4,6 @@
 -- audit quarantined are left out. Demo (synthetic) rows of a ticker are dropped as soon as
 -- real rows exist for it, so synthetic and market prices never mix. Each row carries when its
 -- landing file was accepted: the incremental price model rebuilds only what changed since.
-{%- set ledger = env_var('HASHPIVOT_DATA_DIR', '../data') ~ '/quality/ledger' %}
 
 with
 
@@ -17,7 +16,7 @@ landed as (
 
 accepted_ledger as (
     {{ read_parquet_or_empty(
-        ledger ~ '/accepted/*.parquet',
+        data_path('ledger_accepted') ~ '/*.parquet',
         [['landing_file', 'varchar'], ['accepted_at', 'timestamptz']]
     ) }}
 ),
@@ -34,7 +33,7 @@ accepted_files as (
 
 quarantined_rows as (
     {{ read_parquet_or_empty(
-        ledger ~ '/quarantine/*.parquet',
+        data_path('ledger_quarantine') ~ '/*.parquet',
         [['landing_file', 'varchar'], ['ticker', 'varchar'], ['date', 'date']]
     ) }}
 ),
