@@ -37,7 +37,7 @@ test: venv  ## The test suite (no network needed)
 lint: venv  ## ruff for Python, sqlfluff for the dbt SQL (its dbt templater opens the warehouse)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	env $$($(BIN)/python -m orchestration.paths) $(BIN)/sqlfluff lint dbt_project/models dbt_project/macros
+	env $$($(BIN)/python -m orchestration.transform.dbt) $(BIN)/sqlfluff lint dbt_project/models dbt_project/macros
 
 ui: venv  ## The Dagster UI on http://127.0.0.1:3000, with the CLI's run history
 	@mkdir -p "$(DAGSTER_HOME)"

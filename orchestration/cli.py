@@ -18,64 +18,32 @@ from pathlib import Path
 from orchestration import settings
 from orchestration.paths import DATA_DIR_ENV, DataPaths, data_paths
 
-OPTION_ENV_VARS = {
-    "source": settings.ENV_PRICE_SOURCE,
-    "csv_dir": settings.ENV_CSV_DIR,
-    "start": settings.ENV_START,
-    "end": settings.ENV_END,
-    "universe": settings.ENV_UNIVERSE,
-    "demo_tickers": settings.ENV_DEMO_TICKERS,
-    "max_failed_share": settings.ENV_MAX_FAILED_SHARE,
-    "as_of": settings.ENV_AS_OF,
-    "data_dir": DATA_DIR_ENV,
-}
-
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hashpivot", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("run", help="materialize every asset and print a summary")
-    run.add_argument(
-        "--source",
-        choices=["auto", "yfinance", "csv", "demo"],
-        help="price source (env HASHPIVOT_PRICE_SOURCE; default auto)",
-    )
-    run.add_argument("--csv-dir", help="folder of per-ticker CSV files (env HASHPIVOT_CSV_DIR)")
-    run.add_argument(
-        "--start",
-        help="first date YYYY-MM-DD for yfinance/demo (default 2020-01-01);"
-        " a CSV file lands whole unless given (env HASHPIVOT_START)",
-    )
-    run.add_argument("--end", help="last date YYYY-MM-DD (default today; env HASHPIVOT_END)")
-    run.add_argument(
-        "--data-dir", help="where everything is written (env HASHPIVOT_DATA_DIR; default ./data)"
-    )
-    run.add_argument(
-        "--universe",
-        choices=["seeds", "all"],
-        help="seeds = the companies seed; all = every CSV file or --demo-tickers"
-        " synthetic tickers too (env HASHPIVOT_UNIVERSE)",
-    )
-    run.add_argument(
-        "--demo-tickers", type=int, help="synthetic tickers added by --universe all --source demo"
-    )
-    run.add_argument(
-        "--max-failed-share",
-        type=float,
-        help="fail the run when more than this share of tickers fail (default 0.25)",
-    )
-    run.add_argument("--as-of", help="as-of date YYYY-MM-DD of the marts (default latest data)")
+    for setting in settings.SETTINGS:
+        if setting.on_cli:
+            run.add_argument(
+                setting.flag,
+                dest=setting.name,
+                choices=setting.choices or None,
+                help=setting.described,
+            )
     return parser
 
 
 def export_options(arguments: argparse.Namespace, environ: dict[str, str]) -> None:
-    """Write the given options into ``environ`` (validated), leaving the others untouched."""
-    for option, env_var in OPTION_ENV_VARS.items():
-        value = getattr(arguments, option, None)
-        if value is not None:
-            environ[env_var] = str(value)
-    for option in ("start", "end", "as_of"):
-        settings.parse_date(environ.get(OPTION_ENV_VARS[option]), option.replace("_", "-"))
+    """Write the given options into ``environ`` and check every setting's value there (so a bad
+    environment variable fails before the run starts); the data dir becomes absolute."""
+    for setting in settings.SETTINGS:
+        value = getattr(arguments, setting.name, None)
+        if setting.on_cli and value is not None:
+            setting.value(value)  # a bad option is named as the user gave it
+            environ[setting.env_var] = str(value)
+        else:
+            setting.value(None, environ)
     environ[DATA_DIR_ENV] = str(data_paths(environ.get(DATA_DIR_ENV)).root)
 
 

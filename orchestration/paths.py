@@ -10,16 +10,17 @@ and dbt reads them from the environment ``DataPaths.dbt_environment`` hands it (
 from __future__ import annotations
 
 import os
-import sys
 from dataclasses import dataclass
 from pathlib import Path
+
+from orchestration import settings
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
 SEEDS_DIR = DBT_PROJECT_DIR / "seeds"
 COMPANIES_SEED = SEEDS_DIR / "companies.csv"
 
-DATA_DIR_ENV = "HASHPIVOT_DATA_DIR"
+DATA_DIR_ENV = settings.DATA_DIR.env_var
 # dbt reads the path named ``x`` of the layout from HASHPIVOT_PATH_X (the data_path macro).
 DBT_PATH_ENV_PREFIX = "HASHPIVOT_PATH_"
 
@@ -145,13 +146,4 @@ class DataPaths:
 
 def data_paths(data_dir: str | os.PathLike[str] | None = None) -> DataPaths:
     """The data dir from the argument, else ``HASHPIVOT_DATA_DIR``, else ``./data``; absolute."""
-    chosen = data_dir if data_dir is not None else os.environ.get(DATA_DIR_ENV, "data")
-    return DataPaths(Path(chosen).expanduser().resolve())
-
-
-if __name__ == "__main__":
-    # `python -m orchestration.paths`: dbt's environment as KEY=VALUE lines, for tools that run
-    # dbt's templater outside the pipeline (make lint); DuckDB needs the warehouse's folder.
-    layout = data_paths()
-    layout.warehouse.parent.mkdir(parents=True, exist_ok=True)
-    sys.stdout.write("".join(f"{k}={v}\n" for k, v in layout.dbt_environment().items()))
+    return DataPaths(Path(settings.DATA_DIR.value(data_dir)).expanduser().resolve())

@@ -1,37 +1,64 @@
-"""Run settings shared by the CLI, the Dagster launchpad and the environment.
+"""Every run setting, declared once: its name, environment variable, default, parser and help.
 
-Precedence: an explicit value (CLI option or launchpad config) wins over the environment variable,
-which wins over the default. The CLI writes its options into the environment, so Dagster assets
-and the dbt subprocess see the same values however a run was started.
+The CLI's flags (``cli.py``), the Dagster launchpad's fields (``extract/assets.py``) and the
+environment handed to dbt are all derived from ``SETTINGS``. Precedence: an explicit value (CLI
+option or launchpad field) wins over the environment variable, which wins over the default. The
+CLI writes its options into the environment, so Dagster assets and the dbt subprocess see the
+same values however a run was started.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import Any
 
-ENV_PRICE_SOURCE = "HASHPIVOT_PRICE_SOURCE"
-ENV_CSV_DIR = "HASHPIVOT_CSV_DIR"
-ENV_START = "HASHPIVOT_START"
-ENV_END = "HASHPIVOT_END"
-ENV_UNIVERSE = "HASHPIVOT_UNIVERSE"
-ENV_DEMO_TICKERS = "HASHPIVOT_DEMO_TICKERS"
-ENV_MAX_FAILED_SHARE = "HASHPIVOT_MAX_FAILED_SHARE"
-ENV_AS_OF = "HASHPIVOT_AS_OF"
-ENV_MAX_QUARANTINE_SHARE = "HASHPIVOT_MAX_QUARANTINE_SHARE"
-ENV_DUCKDB_MEMORY_LIMIT = "HASHPIVOT_DUCKDB_MEMORY_LIMIT"
-# DuckDB takes 80% of the machine's memory by default, so a market-wide run would grow to many
-# GB. Every connection that moves price history (landing, audit reads, dbt, publish) is capped
-# by this and spills to disk beyond it. dbt_project/profiles.yml reads the same variable.
-DEFAULT_DUCKDB_MEMORY_LIMIT = "2GB"
 # Rows shown by any preview in asset metadata and check results (landed, blocked, quarantined).
 PREVIEW_ROWS = 10
 
 
 class SettingsError(ValueError):
     """A setting has a value that cannot be used; the message names the setting."""
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One run setting. ``parse`` turns text into the value or raises ValueError saying why."""
+
+    name: str  # attribute and launchpad field; the CLI flag is --name-with-dashes
+    env_var: str
+    default: Any
+    parse: Callable[[str], Any]
+    help: str
+    choices: tuple[str, ...] = ()
+    on_cli: bool = True
+
+    @property
+    def flag(self) -> str:
+        return "--" + self.name.replace("_", "-")
+
+    @property
+    def described(self) -> str:
+        """The help with where the value comes from, for the CLI and the launchpad."""
+        default = "none" if self.default is None else self.default
+        return f"{self.help} (env {self.env_var}; default {default})"
+
+    def value(self, explicit: object = None, environ: Mapping[str, str] | None = None) -> Any:
+        """The explicit value if given, else the non-empty environment value, else the default;
+        parsed and checked."""
+        text = pick(explicit, self.env_var, environ)
+        if text is None:
+            return self.default
+        given_as = self.name if explicit is not None else self.env_var
+        if self.choices and text not in self.choices:
+            raise SettingsError(f"{given_as} {text!r} is not one of {', '.join(self.choices)}")
+        try:
+            return self.parse(text)
+        except ValueError as error:
+            raise SettingsError(f"{given_as} {text!r} {error}") from error
 
 
 def pick(explicit: object, env_var: str, environ: Mapping[str, str] | None = None) -> str | None:
@@ -42,41 +69,169 @@ def pick(explicit: object, env_var: str, environ: Mapping[str, str] | None = Non
     return value or None
 
 
-def parse_date(text: str | None, name: str) -> date | None:
-    if text is None:
-        return None
+def _date(text: str) -> date:
     try:
         return date.fromisoformat(text)
-    except ValueError as error:
-        raise SettingsError(f"{name} {text!r} is not a date in YYYY-MM-DD form") from error
+    except ValueError:
+        raise ValueError("is not a date in YYYY-MM-DD form") from None
 
 
-def parse_int(text: str | None, name: str, default: int) -> int:
-    if text is None:
-        return default
+def _count(text: str) -> int:
     try:
-        return int(text)
-    except ValueError as error:
-        raise SettingsError(f"{name} {text!r} is not a whole number") from error
+        number = int(text.replace("_", ""))
+    except ValueError:
+        raise ValueError("is not a whole number") from None
+    if number < 0:
+        raise ValueError("cannot be negative")
+    return number
 
 
-def parse_float(text: str | None, name: str, default: float) -> float:
-    if text is None:
-        return default
+def _positive_count(text: str) -> int:
+    number = _count(text)
+    if number < 1:
+        raise ValueError("must be at least 1")
+    return number
+
+
+def _share(text: str) -> float:
     try:
-        return float(text)
-    except ValueError as error:
-        raise SettingsError(f"{name} {text!r} is not a number") from error
+        share = float(text)
+    except ValueError:
+        raise ValueError("is not a number") from None
+    if not 0.0 <= share <= 1.0:
+        raise ValueError("is not a share between 0 and 1")
+    return share
 
 
-def parse_path(text: str | None) -> Path | None:
-    return Path(text).expanduser().resolve() if text is not None else None
+def _path(text: str) -> Path:
+    return Path(text).expanduser().resolve()
+
+
+def _text(text: str) -> str:
+    return text
+
+
+PRICE_SOURCE = Setting(
+    "source",
+    "HASHPIVOT_PRICE_SOURCE",
+    "auto",
+    _text,
+    "price source: auto = yfinance, falling back (loudly) to the CSV dir if set, else demo",
+    choices=("auto", "yfinance", "csv", "demo"),
+)
+CSV_DIR = Setting(
+    "csv_dir", "HASHPIVOT_CSV_DIR", None, _path, "folder of per-ticker CSV files (IREN.csv, ...)"
+)
+START = Setting(
+    "start",
+    "HASHPIVOT_START",
+    None,
+    _date,
+    "first date YYYY-MM-DD for yfinance and demo (2020-01-01 when not set); "
+    "a CSV file lands whole unless given",
+)
+END = Setting("end", "HASHPIVOT_END", None, _date, "last date YYYY-MM-DD (today when not set)")
+UNIVERSE = Setting(
+    "universe",
+    "HASHPIVOT_UNIVERSE",
+    "seeds",
+    _text,
+    "seeds = the companies seed; all = every CSV file, or --demo-tickers synthetic tickers, too",
+    choices=("seeds", "all"),
+)
+DEMO_TICKERS = Setting(
+    "demo_tickers",
+    "HASHPIVOT_DEMO_TICKERS",
+    0,
+    _count,
+    "synthetic tickers added by --universe all --source demo",
+)
+MAX_FAILED_SHARE = Setting(
+    "max_failed_share",
+    "HASHPIVOT_MAX_FAILED_SHARE",
+    0.25,
+    _share,
+    "fail the run when more than this share of tickers fail (after landing the rest)",
+)
+AS_OF = Setting(
+    "as_of",
+    "HASHPIVOT_AS_OF",
+    None,
+    _date,
+    "as-of date YYYY-MM-DD of the performance marts (the latest data when not set)",
+)
+DATA_DIR = Setting(
+    "data_dir", "HASHPIVOT_DATA_DIR", Path("data"), _path, "where everything is written"
+)
+MAX_QUARANTINE_SHARE = Setting(
+    "max_quarantine_share",
+    "HASHPIVOT_MAX_QUARANTINE_SHARE",
+    0.01,
+    _share,
+    "block publishing when the audit sets aside more than this share of a batch's rows",
+    on_cli=False,
+)
+# DuckDB takes 80% of the machine's memory by default, so a market-wide run would grow to many
+# GB. Every connection that moves price history (landing, audit reads, dbt, publish) is capped
+# by this and spills to disk beyond it; dbt gets it through dbt_environment().
+DUCKDB_MEMORY_LIMIT = Setting(
+    "duckdb_memory_limit",
+    "HASHPIVOT_DUCKDB_MEMORY_LIMIT",
+    "2GB",
+    _text,
+    "memory cap of every DuckDB connection of a run (spills to disk beyond it)",
+    on_cli=False,
+)
+# Rows of pending landing files read and validated at once. The audit's peak memory follows the
+# chunk, not the batch: GX holds ~1.2 GB per million rows it validates. Measured on 5.2 M demo
+# rows (2 cores): one chunk peaks at 4.3 GB; 2 M-row chunks 2.3 GB; 1 M 1.4-1.7 GB; 500 k
+# 1.2 GB; 250 k 1.0 GB (~0.25 GB of it GX's import). Each chunk also costs a fixed ~0.3-0.7 s
+# (one more validation and Data Docs page), so smaller chunks buy little memory for much time.
+AUDIT_CHUNK_ROWS = Setting(
+    "audit_chunk_rows",
+    "HASHPIVOT_AUDIT_CHUNK_ROWS",
+    1_000_000,
+    _positive_count,
+    "rows of landed prices the audit validates at once",
+    on_cli=False,
+)
+
+SETTINGS: tuple[Setting, ...] = (
+    PRICE_SOURCE,
+    CSV_DIR,
+    START,
+    END,
+    UNIVERSE,
+    DEMO_TICKERS,
+    MAX_FAILED_SHARE,
+    AS_OF,
+    DATA_DIR,
+    MAX_QUARANTINE_SHARE,
+    DUCKDB_MEMORY_LIMIT,
+    AUDIT_CHUNK_ROWS,
+)
+# The settings of the price extraction: also fields of the `landed_prices` launchpad config.
+EXTRACTION_SETTINGS: tuple[Setting, ...] = (
+    PRICE_SOURCE,
+    CSV_DIR,
+    START,
+    END,
+    UNIVERSE,
+    DEMO_TICKERS,
+    MAX_FAILED_SHARE,
+)
 
 
 def duckdb_config(spill_dir: Path | None = None) -> dict[str, str]:
     """DuckDB connection config: the memory cap (``HASHPIVOT_DUCKDB_MEMORY_LIMIT``), and where to
     spill beyond it (DuckDB's default is next to a database file, or nowhere in memory)."""
-    config = {"memory_limit": pick(None, ENV_DUCKDB_MEMORY_LIMIT) or DEFAULT_DUCKDB_MEMORY_LIMIT}
+    config = {"memory_limit": DUCKDB_MEMORY_LIMIT.value()}
     if spill_dir is not None:
         config["temp_directory"] = str(spill_dir)
     return config
+
+
+def dbt_settings_environment(environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The settings dbt's profile reads (``env_var``), resolved here so the default is not
+    repeated in profiles.yml."""
+    return {DUCKDB_MEMORY_LIMIT.env_var: str(DUCKDB_MEMORY_LIMIT.value(None, environ))}

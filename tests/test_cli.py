@@ -28,17 +28,30 @@ def parse(*argv: str) -> argparse.Namespace:
 
 
 def test_options_are_exported_to_the_environment(tmp_path: Path) -> None:
-    environ = {settings.ENV_UNIVERSE: "all"}
+    environ = {settings.UNIVERSE.env_var: "all"}
     export_options(parse("--source", "csv", "--csv-dir", "x", "--data-dir", str(tmp_path)), environ)
-    assert environ[settings.ENV_PRICE_SOURCE] == "csv"
-    assert environ[settings.ENV_CSV_DIR] == "x"
-    assert environ[settings.ENV_UNIVERSE] == "all"  # not given: the environment's value stays
+    assert environ[settings.PRICE_SOURCE.env_var] == "csv"
+    assert environ[settings.CSV_DIR.env_var] == "x"
+    assert environ[settings.UNIVERSE.env_var] == "all"  # not given: the environment's value stays
     assert environ[DATA_DIR_ENV] == str(tmp_path.resolve())
 
 
 def test_a_bad_date_option_is_refused_with_its_name() -> None:
     with pytest.raises(settings.SettingsError, match="start '2024-13-01' is not a date"):
         export_options(parse("--start", "2024-13-01"), {})
+
+
+def test_a_bad_environment_variable_is_refused_with_its_name() -> None:
+    with pytest.raises(settings.SettingsError, match="HASHPIVOT_DEMO_TICKERS 'many' is not"):
+        export_options(parse(), {settings.DEMO_TICKERS.env_var: "many"})
+
+
+def test_every_cli_setting_is_a_flag_with_its_variable_and_default_in_the_help() -> None:
+    run_help = build_parser()._subparsers._group_actions[0].choices["run"].format_help()
+    for setting in settings.SETTINGS:
+        if setting.on_cli:
+            assert setting.flag in run_help
+            assert setting.env_var in " ".join(run_help.split())
 
 
 def test_unknown_source_is_refused_by_the_parser() -> None:

@@ -16,41 +16,50 @@ if TYPE_CHECKING:
 # code location loads: `dagster dev` and every run pay for the definitions' imports.
 
 
-class PriceExtractionConfig(dg.Config):
-    """Launchpad options. Empty fields fall back to the HASHPIVOT_* environment, then defaults."""
+def _launchpad_config() -> type[dg.Config]:
+    """The launchpad form of ``landed_prices``: every extraction setting (empty = its
+    environment variable, then its default, as the description says), plus the two options
+    only a hand-started run needs."""
+    from pydantic import Field, create_model
 
-    source: str | None = None
-    csv_dir: str | None = None
-    start: str | None = None
-    end: str | None = None
-    universe: str | None = None
-    demo_tickers: int | None = None
-    backfill: bool = False
-    refetch_days: int = 7
-    max_failed_share: float | None = None
+    fields: dict[str, tuple[object, object]] = {
+        setting.name: (str | None, Field(default=None, description=setting.described))
+        for setting in settings.EXTRACTION_SETTINGS
+    }
+    fields["backfill"] = (
+        bool,
+        Field(
+            default=False,
+            description="ignore watermarks and re-fetch every ticker from `start` (needs start)",
+        ),
+    )
+    fields["refetch_days"] = (
+        int,
+        Field(
+            default=7,
+            description="calendar days before each ticker's latest landed date fetched again, "
+            "to catch revisions",
+        ),
+    )
+    return create_model(  # type: ignore[call-overload]
+        "PriceExtractionConfig", __base__=dg.Config, __doc__="Price extraction options.", **fields
+    )
+
+
+PriceExtractionConfig = _launchpad_config()
 
 
 def extraction_options(config: PriceExtractionConfig, environ=None) -> "ExtractionOptions":
     """Turn launchpad config plus environment into validated extraction options."""
     from orchestration.extract.prices import ExtractionOptions
 
-    pick = settings.pick
     return ExtractionOptions(
-        source=pick(config.source, settings.ENV_PRICE_SOURCE, environ) or "auto",
-        csv_dir=settings.parse_path(pick(config.csv_dir, settings.ENV_CSV_DIR, environ)),
-        start=settings.parse_date(pick(config.start, settings.ENV_START, environ), "start"),
-        end=settings.parse_date(pick(config.end, settings.ENV_END, environ), "end"),
-        universe=pick(config.universe, settings.ENV_UNIVERSE, environ) or "seeds",
-        demo_tickers=settings.parse_int(
-            pick(config.demo_tickers, settings.ENV_DEMO_TICKERS, environ), "demo_tickers", 0
-        ),
+        **{
+            setting.name: setting.value(getattr(config, setting.name), environ)
+            for setting in settings.EXTRACTION_SETTINGS
+        },
         backfill=config.backfill,
         refetch_days=config.refetch_days,
-        max_failed_share=settings.parse_float(
-            pick(config.max_failed_share, settings.ENV_MAX_FAILED_SHARE, environ),
-            "max_failed_share",
-            0.25,
-        ),
     )
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from orchestration import settings
 from orchestration.extract import csv_scan, csv_source, demo_source
 from orchestration.extract.landing import (
     add_fetched_frame,
@@ -32,8 +33,8 @@ from orchestration.extract.universe import Company, build_universe, load_compani
 
 log = logging.getLogger(__name__)
 
-SOURCES = ("auto", "yfinance", "csv", "demo")
-UNIVERSES = ("seeds", "all")
+SOURCES = settings.PRICE_SOURCE.choices
+UNIVERSES = settings.UNIVERSE.choices
 # yfinance and demo histories start here unless --start says otherwise; CSV files land whole.
 DEFAULT_START = date(2020, 1, 1)
 # The scratch database of a run's landing work, next to the landing folder (same disk).
@@ -50,17 +51,17 @@ class ExtractionError(RuntimeError):
 class ExtractionOptions:
     """What one extraction run does. Every field has a CLI option and an environment variable."""
 
-    source: str = "auto"
+    source: str = settings.PRICE_SOURCE.default
     csv_dir: Path | None = None
     start: date | None = None
     end: date | None = None
-    universe: str = "seeds"
-    demo_tickers: int = 0
+    universe: str = settings.UNIVERSE.default
+    demo_tickers: int = settings.DEMO_TICKERS.default
     # Re-fetch this many calendar days before each ticker's watermark, to catch revisions.
     refetch_days: int = 7
     # Ignore watermarks and fetch everything from `start` (a backfill from the launchpad).
     backfill: bool = False
-    max_failed_share: float = 0.25
+    max_failed_share: float = settings.MAX_FAILED_SHARE.default
     demo_seed: int = 42
 
     def __post_init__(self) -> None:

@@ -220,23 +220,18 @@ def raw_prices_audit(context: dg.AssetCheckExecutionContext):
 
     from orchestration.quality.gx_runner import GxValidator
     from orchestration.quality.ledger import (
-        audit_chunk_rows,
         iter_pending_chunks,
         pending_landing_files,
         plan_ticker_chunks,
         record_audit,
     )
-    from orchestration.quality.price_audit import DEFAULT_MAX_QUARANTINE_SHARE, audit_in_chunks
+    from orchestration.quality.price_audit import audit_in_chunks
 
     paths = data_paths()
     pending = pending_landing_files(paths.landing_prices, paths.ledger)
-    chunks = plan_ticker_chunks(pending, audit_chunk_rows())
+    chunks = plan_ticker_chunks(pending, settings.AUDIT_CHUNK_ROWS.value())
     curated = {company.ticker for company in load_companies(COMPANIES_SEED)}
-    max_share = settings.parse_float(
-        settings.pick(None, settings.ENV_MAX_QUARANTINE_SHARE),
-        "max_quarantine_share",
-        DEFAULT_MAX_QUARANTINE_SHARE,
-    )
+    max_share = settings.MAX_QUARANTINE_SHARE.value()
     validator = GxValidator(paths.quality, paths.data_docs_index)
     parameters = {"today": pd.Timestamp(datetime.now(UTC).date())}
     try:

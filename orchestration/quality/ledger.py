@@ -63,14 +63,6 @@ def pending_landing_files(landing_dir: Path, ledger: LedgerPaths) -> list[Path]:
     return [path for path in landed_files(landing_dir) if path.name not in accepted]
 
 
-# Rows of pending landing files read and validated at once. The audit's peak memory follows the
-# chunk, not the batch: GX holds ~1.2 GB per million rows it validates. Measured on 5.2 M demo
-# rows (2 cores): one chunk peaks at 4.3 GB; 2 M-row chunks 2.3 GB; 1 M 1.4-1.7 GB; 500 k
-# 1.2 GB; 250 k 1.0 GB (~0.25 GB of it GX's import). Each chunk also costs a fixed ~0.3-0.7 s
-# (one more validation and Data Docs page), so smaller chunks buy little memory for much time.
-DEFAULT_AUDIT_CHUNK_ROWS = 1_000_000
-AUDIT_CHUNK_ROWS_ENV = "HASHPIVOT_AUDIT_CHUNK_ROWS"
-
 # Every fetch of each ticker and date, latest first (the file name breaks ties of equal fetch
 # stamps); _fetch_current keeps the first of each. One sort plus a pandas pass is ~40% faster
 # than a row_number() window followed by the sort. `date` leaves DuckDB as a timestamp:
@@ -82,20 +74,6 @@ _FETCHES_LATEST_FIRST = """
     {where}
     order by ticker, date, fetched_at desc, filename desc
 """
-
-
-def audit_chunk_rows() -> int:
-    """The chunk size of the audit: ``HASHPIVOT_AUDIT_CHUNK_ROWS``, else the default."""
-    raw = os.environ.get(AUDIT_CHUNK_ROWS_ENV, "").strip()
-    if not raw:
-        return DEFAULT_AUDIT_CHUNK_ROWS
-    try:
-        rows = int(raw.replace("_", ""))
-    except ValueError:
-        raise ValueError(f"{AUDIT_CHUNK_ROWS_ENV} must be a number of rows, got {raw!r}") from None
-    if rows < 1:
-        raise ValueError(f"{AUDIT_CHUNK_ROWS_ENV} must be at least 1, got {rows}")
-    return rows
 
 
 @dataclass(frozen=True)

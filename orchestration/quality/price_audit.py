@@ -19,7 +19,7 @@ import pandas as pd
 from orchestration import settings
 from orchestration.quality.outcomes import SuiteOutcome, append_outcome
 
-DEFAULT_MAX_QUARANTINE_SHARE = 0.01
+DEFAULT_MAX_QUARANTINE_SHARE = settings.MAX_QUARANTINE_SHARE.default
 # Row positions a combined outcome keeps per expectation: enough for any preview, and bounded
 # when a whole batch breaks a rule (its counts stay exact).
 KEPT_POSITIONS = 1_000

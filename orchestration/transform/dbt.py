@@ -23,7 +23,7 @@ from dagster_dbt import (
 )
 
 from orchestration import settings
-from orchestration.paths import DBT_PROJECT_DIR, LedgerPaths, data_paths
+from orchestration.paths import DBT_PROJECT_DIR, DataPaths, LedgerPaths, data_paths
 
 # dbt runs as a subprocess: use the dbt of the interpreter running Dagster, not whatever is on PATH.
 DBT_EXECUTABLE = str(Path(sys.executable).with_name("dbt"))
@@ -92,9 +92,9 @@ class HashpivotDbtTranslator(DagsterDbtTranslator):
 
 
 def dbt_vars() -> dict[str, str]:
-    """dbt vars from the environment (set by the CLI's --as-of)."""
-    as_of = settings.pick(None, settings.ENV_AS_OF)
-    return {"as_of_date": as_of} if as_of else {}
+    """dbt vars from the settings (the CLI's --as-of)."""
+    as_of = settings.AS_OF.value()
+    return {"as_of_date": as_of.isoformat()} if as_of else {}
 
 
 def dbt_build_args(vars_: Mapping[str, str]) -> list[str]:
@@ -251,5 +251,18 @@ def prepare_dbt_environment() -> None:
     if os.environ.get("PATH", "").split(os.pathsep)[0] != bin_dir:
         os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
     paths = data_paths()
-    os.environ.update(paths.dbt_environment())
+    os.environ.update(dbt_environment(paths))
     paths.warehouse.parent.mkdir(parents=True, exist_ok=True)
+
+
+def dbt_environment(paths: DataPaths) -> dict[str, str]:
+    """What dbt reads from the environment: the data dir's paths and the settings its profile
+    uses (profiles.yml and the data_path macro name no default of their own)."""
+    return {**paths.dbt_environment(), **settings.dbt_settings_environment()}
+
+
+if __name__ == "__main__":
+    # `python -m orchestration.transform.dbt`: dbt's environment as KEY=VALUE lines, for tools
+    # that run dbt's templater outside the pipeline (make lint).
+    prepare_dbt_environment()
+    print("\n".join(f"{k}={v}" for k, v in dbt_environment(data_paths()).items()))

@@ -12,10 +12,7 @@ from orchestration.extract.demo_source import generate_demo_prices
 from orchestration.extract.landing import write_landing_file
 from orchestration.paths import LedgerPaths
 from orchestration.quality.ledger import (
-    AUDIT_CHUNK_ROWS_ENV,
-    DEFAULT_AUDIT_CHUNK_ROWS,
     accepted_file_names,
-    audit_chunk_rows,
     pending_landing_files,
     read_pending_rows,
     record_audit,
@@ -72,14 +69,3 @@ def test_an_audit_verdict_is_written_once(tmp_path: Path) -> None:
         record_audit(
             ledger, accepted=[first], quarantined=quarantined, run_id="a1", audited_at=AUDITED_AT
         )
-
-
-def test_the_audit_chunk_size_comes_from_the_environment(monkeypatch) -> None:
-    monkeypatch.delenv(AUDIT_CHUNK_ROWS_ENV, raising=False)
-    assert audit_chunk_rows() == DEFAULT_AUDIT_CHUNK_ROWS
-    monkeypatch.setenv(AUDIT_CHUNK_ROWS_ENV, "250_000")
-    assert audit_chunk_rows() == 250_000
-    for bad in ("lots", "0", "-5"):
-        monkeypatch.setenv(AUDIT_CHUNK_ROWS_ENV, bad)
-        with pytest.raises(ValueError, match=AUDIT_CHUNK_ROWS_ENV):
-            audit_chunk_rows()

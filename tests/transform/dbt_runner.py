@@ -8,7 +8,7 @@ import subprocess
 from pathlib import Path
 
 from orchestration.paths import data_paths
-from orchestration.transform.dbt import DBT_EXECUTABLE
+from orchestration.transform.dbt import DBT_EXECUTABLE, dbt_environment
 from tests.conftest import PROJECT_ROOT
 from tests.pipeline import clean_environ
 
@@ -22,7 +22,7 @@ def run_dbt(
     the test with dbt's output when dbt fails."""
     (data_dir / "warehouse").mkdir(parents=True, exist_ok=True)
     environ = clean_environ()
-    environ.update(data_paths(data_dir).dbt_environment())
+    environ.update(dbt_environment(data_paths(data_dir)))
     result = subprocess.run(
         [
             DBT_EXECUTABLE,
