@@ -7,6 +7,7 @@ import dagster as dg
 from orchestration.definitions import defs
 from orchestration.extract.assets import PriceExtractionConfig, extraction_options
 from orchestration.paths import LedgerPaths
+from orchestration.quality.assets import PUBLISHED_MARTS
 from orchestration.transform.dbt import dbt_build_args, group_for_layer
 
 
@@ -31,17 +32,24 @@ def test_lineage_runs_from_prices_and_seeds_to_the_marts_and_the_chart() -> None
     assert dg.AssetKey(["marts", "miner_pivot_index_daily"]) in chart_parents
 
 
+# The contract with BI users, spelled out here on purpose: a mart renamed or dropped from the
+# dbt YAML's meta.hashpivot.published fails this test instead of silently changing what BI reads.
+PUBLISHED_CONTRACT = {
+    "fct_daily_prices",
+    "miner_ai_pivot_performance",
+    "fct_contract_announcement_returns",
+    "miner_pivot_index_daily",
+    "hyperscaler_capex_quarterly",
+    "hyperscaler_capex_guidance",
+    "capex_vs_miner_returns",
+    "quarantined_prices",
+}
+
+
 def test_marts_keep_their_published_names() -> None:
+    assert set(PUBLISHED_MARTS) == PUBLISHED_CONTRACT
     keys = {spec.key.to_user_string() for spec in defs.resolve_all_asset_specs()}
-    for mart in (
-        "fct_daily_prices",
-        "miner_ai_pivot_performance",
-        "fct_contract_announcement_returns",
-        "miner_pivot_index_daily",
-        "hyperscaler_capex_quarterly",
-        "hyperscaler_capex_guidance",
-        "capex_vs_miner_returns",
-    ):
+    for mart in PUBLISHED_CONTRACT:
         assert f"marts/{mart}" in keys
     assert "seeds/hyperscaler_capex_quarterly" in keys  # the seed of the same name stays apart
 
@@ -127,3 +135,36 @@ def test_the_inputs_fingerprint_changes_with_what_dbt_reads(tmp_path) -> None:
     assert (
         build_inputs_fingerprint(project, ledger, {"as_of_date": "2025-04-04"}) != after_seed_edit
     )
+
+
+def test_every_published_or_checked_table_is_declared_in_the_dbt_yaml() -> None:
+    from orchestration.quality.checks import GUARDED_TABLES
+
+    suites = {table.gx_suite: table.relation for table in GUARDED_TABLES}
+    assert suites["mart_fct_daily_prices"] == "marts.fct_daily_prices"
+    assert suites["seed_companies"] == "seeds.companies"
+    assert len(suites) == 13  # 6 seeds and 7 marts; quarantined_prices is published unchecked
+    recent = next(t for t in GUARDED_TABLES if t.name == "fct_daily_prices")
+    assert "interval 45 day" in recent.validation_query
+
+
+def test_an_unknown_meta_key_is_refused(tmp_path) -> None:
+    import json
+
+    import pytest
+
+    from orchestration.transform.contract import warehouse_tables
+
+    manifest = tmp_path / "manifest.json"
+    node = {
+        "resource_type": "model",
+        "schema": "marts",
+        "alias": "m",
+        "original_file_path": "models/marts/m.sql",
+        "config": {"meta": {"hashpivot": {"publised": True}}},
+    }
+    manifest.write_text(json.dumps({"nodes": {"model.hashpivot.m": node}}))
+    with pytest.raises(
+        ValueError, match=r"models/marts/m.sql: unknown meta.hashpivot \{'publised'\}"
+    ):
+        warehouse_tables(manifest)

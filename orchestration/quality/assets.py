@@ -6,13 +6,25 @@ from datetime import UTC, datetime
 import dagster as dg
 
 from orchestration.paths import data_paths
-from orchestration.quality.checks import GUARDED_TABLES, LANDED_PRICES
-from orchestration.quality.publish import PUBLISHED_MARTS, publish_marts
-from orchestration.transform.dbt import current_inputs_fingerprint, published_fingerprint_path
+from orchestration.quality.checks import GUARDED_TABLES, LANDED_PRICES, asset_key
+from orchestration.quality.publish import publish_marts
+from orchestration.transform import contract
+from orchestration.transform.dbt import (
+    current_inputs_fingerprint,
+    dbt_project,
+    published_fingerprint_path,
+)
 
-PUBLISH_DEPS = [table.asset_key for table in GUARDED_TABLES] + [
-    dg.AssetKey(["marts", "quarantined_prices"])
-]
+# Declared in the dbt YAML (meta.hashpivot.published): the contract with BI users.
+PUBLISHED_TABLES = tuple(
+    table for table in contract.warehouse_tables(dbt_project().manifest_path) if table.published
+)
+PUBLISHED_MARTS = contract.published_marts(PUBLISHED_TABLES)
+# Everything published and everything checked is built before the publish.
+PUBLISH_DEPS = sorted(
+    {asset_key(table) for table in (*GUARDED_TABLES, *PUBLISHED_TABLES)},
+    key=lambda key: key.to_user_string(),
+)
 
 
 def blocking_check_evaluations(instance: dg.DagsterInstance, run_id: str) -> dict[str, bool]:
@@ -40,7 +52,7 @@ def required_checks() -> list[str]:
     from orchestration.quality.checks import critical_check_name
 
     names = [
-        f"{t.asset_key.to_user_string()}:{critical_check_name(t.suite)}" for t in GUARDED_TABLES
+        f"{asset_key(t).to_user_string()}:{critical_check_name(t.gx_suite)}" for t in GUARDED_TABLES
     ]
     return [
         f"{LANDED_PRICES.to_user_string()}:gx_raw_prices_critical",
@@ -76,6 +88,7 @@ def published_marts(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
         run_id=context.run_id,
         published_at=datetime.now(UTC),
         check_summary=evaluations,
+        marts=PUBLISHED_MARTS,
     )
     # Recorded last, so a failed publish never lets the next run skip its rebuild.
     published_fingerprint_path().write_text(fingerprint + "\n")

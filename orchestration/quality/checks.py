@@ -10,7 +10,6 @@ Check metadata carries unexpected counts, a few bad rows and the Data Docs locat
 builds the Data Docs of its validations once, after the last one.
 """
 
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -25,52 +24,29 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from orchestration.quality.outcomes import SuiteOutcome
+    from orchestration.transform.contract import WarehouseTable
 
 # pandas, numpy and the audit modules are imported inside the check functions: the code
 # location (and so `dagster dev` and every run) loads without them.
 
 LANDED_PRICES = dg.AssetKey("landed_prices")
-# The fct_daily_prices suite looks at the latest rows only: older ones were audited on landing.
-RECENT_PRICE_DAYS = 45
+
+
+def _guarded_tables() -> tuple["WarehouseTable", ...]:
+    """The seeds and marts with a GX suite (their dbt YAML's meta.hashpivot.gx_suite)."""
+    from orchestration.transform.contract import guarded_tables, warehouse_tables
+    from orchestration.transform.dbt import dbt_project
+
+    return guarded_tables(warehouse_tables(dbt_project().manifest_path))
+
+
+GUARDED_TABLES = _guarded_tables()
 FRESHNESS_DAYS = 4
 
 
-@dataclass(frozen=True)
-class GuardedTable:
-    """A warehouse table with its suite, and the SQL that reads the rows to validate."""
-
-    suite: str
-    asset_key: dg.AssetKey
-    query: str
-
-
-def _table(suite: str, schema: str, table: str, query: str | None = None) -> GuardedTable:
-    return GuardedTable(
-        suite, dg.AssetKey([schema, table]), query or f"select * from {schema}.{table}"
-    )
-
-
-GUARDED_TABLES: tuple[GuardedTable, ...] = (
-    _table("seed_companies", "seeds", "companies"),
-    _table("seed_ai_hosting_contracts", "seeds", "ai_hosting_contracts"),
-    _table("seed_hyperscaler_capex_quarterly", "seeds", "hyperscaler_capex_quarterly"),
-    _table("seed_hyperscaler_capex_guidance", "seeds", "hyperscaler_capex_guidance"),
-    _table("seed_bitcoin_halvings", "seeds", "bitcoin_halvings"),
-    _table("seed_market_events", "seeds", "market_events"),
-    _table(
-        "mart_fct_daily_prices",
-        "marts",
-        "fct_daily_prices",
-        "select * from marts.fct_daily_prices where date >= "
-        f"(select max(date) from marts.fct_daily_prices) - interval {RECENT_PRICE_DAYS} day",
-    ),
-    _table("mart_miner_ai_pivot_performance", "marts", "miner_ai_pivot_performance"),
-    _table("mart_fct_contract_announcement_returns", "marts", "fct_contract_announcement_returns"),
-    _table("mart_miner_pivot_index_daily", "marts", "miner_pivot_index_daily"),
-    _table("mart_hyperscaler_capex_quarterly", "marts", "hyperscaler_capex_quarterly"),
-    _table("mart_hyperscaler_capex_guidance", "marts", "hyperscaler_capex_guidance"),
-    _table("mart_capex_vs_miner_returns", "marts", "capex_vs_miner_returns"),
-)
+def asset_key(table: "WarehouseTable") -> dg.AssetKey:
+    """The Dagster asset of a warehouse table (dagster-dbt keys them schema/name)."""
+    return dg.AssetKey([table.schema, table.name])
 
 
 def critical_check_name(suite: str) -> str:
@@ -129,17 +105,17 @@ def _suite_specs() -> list[dg.AssetCheckSpec]:
     for table in GUARDED_TABLES:
         specs.append(
             dg.AssetCheckSpec(
-                critical_check_name(table.suite),
-                asset=table.asset_key,
+                critical_check_name(table.gx_suite),
+                asset=asset_key(table),
                 blocking=True,
-                description=f"Critical expectations of expectations/{table.suite}.json (blocking).",
+                description=f"Critical expectations of expectations/{table.gx_suite}.json (blocking).",
             )
         )
         specs.append(
             dg.AssetCheckSpec(
-                warnings_check_name(table.suite),
-                asset=table.asset_key,
-                description=f"Warning expectations of expectations/{table.suite}.json.",
+                warnings_check_name(table.gx_suite),
+                asset=asset_key(table),
+                description=f"Warning expectations of expectations/{table.gx_suite}.json.",
             )
         )
     return specs
@@ -171,17 +147,17 @@ def warehouse_suites(context: dg.AssetCheckExecutionContext):
         ) as warehouse:
             parameters = validation_parameters(warehouse)
             for table in GUARDED_TABLES:
-                key = dg.AssetCheckKey(table.asset_key, critical_check_name(table.suite))
+                key = dg.AssetCheckKey(asset_key(table), critical_check_name(table.gx_suite))
                 if key not in selected:
                     continue
-                frame = warehouse.sql(table.query).df()
-                outcome = validator.validate(table.suite, frame, parameters)
+                frame = warehouse.sql(table.validation_query).df()
+                outcome = validator.validate(table.gx_suite, frame, parameters)
                 context.log.info(
-                    f"{table.suite}: {outcome.passed_count} passed, {outcome.failed_count} failed"
+                    f"{table.gx_suite}: {outcome.passed_count} passed, {outcome.failed_count} failed"
                 )
                 results.extend(
                     suite_check_results(
-                        outcome, table.asset_key, frame, str(validator.data_docs_index)
+                        outcome, asset_key(table), frame, str(validator.data_docs_index)
                     )
                 )
     finally:

@@ -27,16 +27,6 @@ import duckdb
 from orchestration import settings
 from orchestration.paths import PublishedPaths
 
-PUBLISHED_MARTS: tuple[str, ...] = (
-    "fct_daily_prices",
-    "miner_ai_pivot_performance",
-    "fct_contract_announcement_returns",
-    "miner_pivot_index_daily",
-    "hyperscaler_capex_quarterly",
-    "hyperscaler_capex_guidance",
-    "capex_vs_miner_returns",
-    "quarantined_prices",
-)
 RUNS_TABLE = "_published_runs"
 # Marts keyed by (ticker, date) that grow by a day at a time: published by replacing their
 # recent rows (see _refresh_recent_rows). The window covers the extraction's re-fetch days.
@@ -63,9 +53,10 @@ def publish_marts(
     run_id: str,
     published_at: datetime,
     check_summary: Mapping[str, object],
-    marts: Sequence[str] = PUBLISHED_MARTS,
+    marts: Sequence[str],
 ) -> PublishReport:
-    """Copy ``marts`` from the warehouse's ``marts`` schema to the published copies."""
+    """Copy ``marts`` (the names declared published in the dbt YAML) from the warehouse's
+    ``marts`` schema to the published copies."""
     published.root.mkdir(parents=True, exist_ok=True)
     final_db = published.duckdb
     building_db = published.building_duckdb(run_id)

@@ -11,9 +11,9 @@ import duckdb
 import pytest
 
 from orchestration.paths import PublishedPaths, data_paths
+from orchestration.quality.assets import PUBLISHED_MARTS
 from orchestration.quality.publish import (
     BI_STORAGE_VERSION,
-    PUBLISHED_MARTS,
     publish_marts,
     storage_version,
 )

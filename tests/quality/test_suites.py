@@ -50,7 +50,7 @@ def clean_prices(rows: int = 3) -> pd.DataFrame:
 
 def test_every_suite_file_is_guarded_and_named_after_its_file() -> None:
     names = {path.stem for path in EXPECTATIONS_DIR.glob("*.json")}
-    assert names == {"raw_prices"} | {table.suite for table in GUARDED_TABLES}
+    assert names == {"raw_prices"} | {table.gx_suite for table in GUARDED_TABLES}
     for name in names:
         rules = [e["meta"]["rule"] for e in load_suite_document(name)["expectations"]]
         assert len(rules) == len(set(rules)), f"{name} repeats a rule name"

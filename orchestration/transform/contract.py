@@ -1,0 +1,80 @@
+"""What each dbt model and seed is to the rest of the pipeline, declared once in its YAML.
+
+A model's or seed's ``meta.hashpivot`` says whether it is published to BI tools
+(``published: true``), which Great Expectations suite of ``expectations/`` guards it
+(``gx_suite``) and, for a daily table, how many recent days that suite validates
+(``gx_recent_days``). Publishing, the checks and the tests read it from dbt's manifest, so adding
+a mart to the published contract is one line of YAML.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class WarehouseTable:
+    """A seed or model of the warehouse, as its ``meta.hashpivot`` declares it."""
+
+    schema: str
+    name: str  # the relation's name: what BI users see
+    published: bool
+    gx_suite: str | None
+    gx_recent_days: int | None
+
+    @property
+    def relation(self) -> str:
+        return f"{self.schema}.{self.name}"
+
+    @property
+    def validation_query(self) -> str:
+        """The rows its suite validates: all of them, or the latest ``gx_recent_days``."""
+        if self.gx_recent_days is None:
+            return f"select * from {self.relation}"
+        return (
+            f"select * from {self.relation} where date >= "
+            f"(select max(date) from {self.relation}) - interval {self.gx_recent_days} day"
+        )
+
+
+@cache
+def warehouse_tables(manifest_path: Path) -> tuple[WarehouseTable, ...]:
+    """Every seed and model with a ``meta.hashpivot``, seeds first, each group by name."""
+    manifest = json.loads(manifest_path.read_text())
+    tables = []
+    for node in manifest["nodes"].values():
+        if node["resource_type"] not in ("seed", "model"):
+            continue
+        declared = node["config"].get("meta", {}).get("hashpivot")
+        if not declared:
+            continue
+        unknown = set(declared) - {"published", "gx_suite", "gx_recent_days"}
+        if unknown:
+            raise ValueError(f"{node['original_file_path']}: unknown meta.hashpivot {unknown}")
+        tables.append(
+            (
+                node["resource_type"] != "seed",
+                WarehouseTable(
+                    schema=node["schema"],
+                    name=node["alias"],
+                    published=bool(declared.get("published", False)),
+                    gx_suite=declared.get("gx_suite"),
+                    gx_recent_days=declared.get("gx_recent_days"),
+                ),
+            )
+        )
+    tables.sort(key=lambda pair: (pair[0], pair[1].name))
+    return tuple(table for _, table in tables)
+
+
+def published_marts(tables: tuple[WarehouseTable, ...]) -> tuple[str, ...]:
+    """The names of the tables copied to the published DuckDB file and Parquet folder."""
+    return tuple(table.name for table in tables if table.published)
+
+
+def guarded_tables(tables: tuple[WarehouseTable, ...]) -> tuple[WarehouseTable, ...]:
+    """The tables a GX suite validates after dbt builds them."""
+    return tuple(table for table in tables if table.gx_suite)
