@@ -36,7 +36,7 @@ HASHPIVOT = Path(sys.executable).with_name("hashpivot")
 STEP_LINE = re.compile(r'Finished execution of step "([^"]+)" in ([0-9.]+)(ms|s|m)')
 STAGES = {
     "land": ["landed_prices"],
-    "audit": ["raw_prices_audit"],
+    "audit": ["price_audit"],
     "dbt build": ["hashpivot_dbt_assets"],
     "checks": ["warehouse_suites"],
     "publish": ["published_marts", "pivot_index_chart"],

@@ -6,7 +6,8 @@ import dagster as dg
 
 from orchestration.extract.assets import extract_job, landed_prices, weekday_after_close_schedule
 from orchestration.quality.assets import published_marts
-from orchestration.quality.checks import raw_prices_audit, warehouse_suites
+from orchestration.quality.audit import price_audit
+from orchestration.quality.checks import warehouse_suites
 from orchestration.report.assets import pivot_index_chart
 from orchestration.transform.dbt import build_dbt_assets, dbt_resource
 
@@ -17,8 +18,8 @@ everything_job = dg.define_asset_job(
 )
 
 defs = dg.Definitions(
-    assets=[landed_prices, build_dbt_assets(), pivot_index_chart, published_marts],
-    asset_checks=[raw_prices_audit, warehouse_suites],
+    assets=[landed_prices, price_audit, build_dbt_assets(), pivot_index_chart, published_marts],
+    asset_checks=[warehouse_suites],
     jobs=[everything_job, extract_job],
     schedules=[weekday_after_close_schedule],
     resources={"dbt": dbt_resource()},

@@ -111,7 +111,7 @@ def test_csv_run_lands_every_sample_row_once_into_the_warehouse(
     with duckdb.connect(str(data_paths(tmp_path).warehouse), read_only=True) as warehouse:
         rows = warehouse.execute(
             "select ticker, strftime(price_date, '%Y-%m-%d'), close, price_source"
-            " from staging.stg_landing__prices"
+            " from intermediate.int_prices__audited"
         ).fetchall()
     landed = {(ticker, day): close for ticker, day, close, _ in rows}
     assert {source for *_, source in rows} == {"csv"}

@@ -168,3 +168,17 @@ def test_an_unknown_meta_key_is_refused(tmp_path) -> None:
         ValueError, match=r"models/marts/m.sql: unknown meta.hashpivot \{'publised'\}"
     ):
         warehouse_tables(manifest)
+
+
+def test_the_audit_is_an_asset_whose_ledger_gates_the_warehouse() -> None:
+    graph = defs.resolve_asset_graph()
+    accepted = dg.AssetKey(["quality", "ledger_accepted"])
+    assert dg.AssetKey("landed_prices") in graph.get(accepted).parent_keys
+    staged = dg.AssetKey(["staging", "stg_quality__accepted_files"])
+    assert accepted in graph.get(staged).parent_keys
+    audited = dg.AssetKey(["intermediate", "int_prices__audited"])
+    assert {staged, dg.AssetKey(["staging", "stg_landing__prices"])} <= graph.get(
+        audited
+    ).parent_keys
+    critical = dg.AssetCheckKey(accepted, "gx_raw_prices_critical")
+    assert graph.get_check_spec(critical).blocking

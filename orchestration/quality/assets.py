@@ -6,7 +6,8 @@ from datetime import UTC, datetime
 import dagster as dg
 
 from orchestration.paths import data_paths
-from orchestration.quality.checks import GUARDED_TABLES, LANDED_PRICES, asset_key
+from orchestration.quality.audit import CRITICAL_CHECK, LANDED_PRICES, LEDGER_ACCEPTED
+from orchestration.quality.checks import GUARDED_TABLES, asset_key
 from orchestration.quality.publish import publish_marts
 from orchestration.transform import contract
 from orchestration.transform.dbt import (
@@ -55,7 +56,7 @@ def required_checks() -> list[str]:
         f"{asset_key(t).to_user_string()}:{critical_check_name(t.gx_suite)}" for t in GUARDED_TABLES
     ]
     return [
-        f"{LANDED_PRICES.to_user_string()}:gx_raw_prices_critical",
+        f"{LEDGER_ACCEPTED.to_user_string()}:{CRITICAL_CHECK}",
         f"{LANDED_PRICES.to_user_string()}:curated_price_sources_readable",
         *names,
     ]

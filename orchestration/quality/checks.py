@@ -1,11 +1,8 @@
 """Great Expectations suites as Dagster asset checks (our own: dagster-ge does not work with GX 1).
 
-- ``raw_prices_audit`` guards ``landed_prices``: it validates the landing rows not yet accepted
-  (only the new batch, so its cost grows with new data, not history), quarantines bad rows of
-  tickers outside the companies seed, and records the accepted files in the audit ledger that
-  dbt reads. Critical failures on curated tickers are blocking ERROR checks.
-- ``warehouse_suites`` validates each seed and mart after dbt built them: one blocking check
-  per dataset for its critical expectations, one WARN check for the rest.
+``warehouse_suites`` validates each seed and mart after dbt built them: one blocking check per
+dataset for its critical expectations, one WARN check for the rest. (The landed prices' audit,
+whose output is the ledger dbt reads, is the ``price_audit`` asset in ``audit.py``.)
 Check metadata carries unexpected counts, a few bad rows and the Data Docs location. Each step
 builds the Data Docs of its validations once, after the last one.
 """
@@ -17,8 +14,7 @@ import dagster as dg
 import duckdb
 
 from orchestration import settings
-from orchestration.extract.universe import load_companies
-from orchestration.paths import COMPANIES_SEED, data_paths
+from orchestration.paths import data_paths
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -28,8 +24,6 @@ if TYPE_CHECKING:
 
 # pandas, numpy and the audit modules are imported inside the check functions: the code
 # location (and so `dagster dev` and every run) loads without them.
-
-LANDED_PRICES = dg.AssetKey("landed_prices")
 
 
 def _guarded_tables() -> tuple["WarehouseTable", ...]:
@@ -164,135 +158,3 @@ def warehouse_suites(context: dg.AssetCheckExecutionContext):
         # Once for the step, also when a validation raised: the docs show what did run.
         validator.build_data_docs()
     yield from results
-
-
-@dg.multi_asset_check(
-    specs=[
-        dg.AssetCheckSpec(
-            "gx_raw_prices_critical",
-            asset=LANDED_PRICES,
-            blocking=True,
-            description=(
-                "Critical expectations of expectations/raw_prices.json on the landed rows not "
-                "yet accepted. Curated tickers' bad rows block; others' are quarantined."
-            ),
-        ),
-        dg.AssetCheckSpec(
-            "gx_raw_prices_warnings",
-            asset=LANDED_PRICES,
-            description="Warning expectations of expectations/raw_prices.json (jumps).",
-        ),
-        dg.AssetCheckSpec(
-            "raw_prices_quarantine",
-            asset=LANDED_PRICES,
-            description="Rows of tickers outside the companies seed set aside by the audit.",
-        ),
-    ],
-    name="raw_prices_audit",
-)
-def raw_prices_audit(context: dg.AssetCheckExecutionContext):
-    """Audit the pending landing files; on success, accept them into the ledger dbt reads."""
-    import pandas as pd
-
-    from orchestration.quality.gx_runner import GxValidator
-    from orchestration.quality.ledger import (
-        iter_pending_chunks,
-        pending_landing_files,
-        plan_ticker_chunks,
-        record_audit,
-    )
-    from orchestration.quality.price_audit import audit_in_chunks
-
-    paths = data_paths()
-    pending = pending_landing_files(paths.landing_prices, paths.ledger)
-    chunks = plan_ticker_chunks(pending, settings.AUDIT_CHUNK_ROWS.value())
-    curated = {company.ticker for company in load_companies(COMPANIES_SEED)}
-    max_share = settings.MAX_QUARANTINE_SHARE.value()
-    validator = GxValidator(paths.quality, paths.data_docs_index)
-    parameters = {"today": pd.Timestamp(datetime.now(UTC).date())}
-    try:
-        audit = audit_in_chunks(
-            iter_pending_chunks(pending, chunks),
-            lambda batch: validator.validate("raw_prices", batch, parameters),
-            curated,
-            max_share,
-            planned_rows=sum(chunk.landed_rows for chunk in chunks),
-        )
-    finally:
-        validator.build_data_docs()
-    if audit.outcome is None:
-        for name in (
-            "gx_raw_prices_critical",
-            "gx_raw_prices_warnings",
-            "raw_prices_quarantine",
-        ):
-            yield dg.AssetCheckResult(
-                check_name=name,
-                asset_key=LANDED_PRICES,
-                passed=True,
-                metadata={"pending_landing_files": dg.MetadataValue.int(len(pending))},
-                description="nothing new to audit",
-            )
-        if pending:  # files without rows: nothing to check in them
-            record_audit(
-                paths.ledger,
-                accepted=pending,
-                quarantined=pd.DataFrame(),
-                run_id=context.run.run_id,
-                audited_at=datetime.now(UTC),
-            )
-        return
-    context.log.info(
-        f"raw_prices: {audit.outcome.row_count} rows of {len(pending)} landing files "
-        f"validated in {audit.chunks} chunks"
-    )
-    outcome, verdict = audit.outcome, audit.verdict()
-    if verdict.passes:
-        record_audit(
-            paths.ledger,
-            accepted=pending,
-            quarantined=verdict.quarantined_rows,
-            run_id=context.run.run_id,
-            audited_at=datetime.now(UTC),
-        )
-    docs = str(validator.data_docs_index)
-    critical, warnings = suite_check_results(outcome, LANDED_PRICES, audit.preview_rows, docs)
-    yield dg.AssetCheckResult(
-        check_name=critical.check_name,
-        asset_key=LANDED_PRICES,
-        passed=verdict.passes,
-        severity=dg.AssetCheckSeverity.ERROR,
-        metadata={
-            **critical.metadata,
-            "pending_landing_files": dg.MetadataValue.json([path.name for path in pending]),
-            "audit_chunks": dg.MetadataValue.int(audit.chunks),
-            "blocking_rows": dg.MetadataValue.int(len(verdict.blocking_rows)),
-            "quarantined_rows": dg.MetadataValue.int(verdict.quarantined_count),
-        },
-        description=None if verdict.passes else verdict.failure_message(),
-    )
-    yield warnings
-    yield dg.AssetCheckResult(
-        check_name="raw_prices_quarantine",
-        asset_key=LANDED_PRICES,
-        passed=verdict.quarantined_count == 0,
-        severity=dg.AssetCheckSeverity.WARN,
-        metadata={
-            "quarantined_rows": dg.MetadataValue.int(verdict.quarantined_count),
-            "quarantine_share": dg.MetadataValue.float(verdict.quarantine_share),
-            "max_quarantine_share": dg.MetadataValue.float(verdict.max_quarantine_share),
-            "tickers": dg.MetadataValue.json(sorted(set(verdict.quarantined_rows["ticker"]))),
-            "preview": dg.MetadataValue.md(
-                verdict.quarantined_rows.head(settings.PREVIEW_ROWS)[
-                    ["ticker", "date", "close", "rules"]
-                ].to_markdown(index=False)
-                if not verdict.quarantined_rows.empty
-                else "none"
-            ),
-        },
-        description=(
-            f"{verdict.quarantined_count} rows set aside (see marts.quarantined_prices)"
-            if verdict.quarantined_count
-            else None
-        ),
-    )

@@ -9,6 +9,7 @@ that was never audited, or failed the audit, never reaches the marts (write, aud
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -169,6 +170,22 @@ def _fetch_current(
     return rows
 
 
+# A zero-row file in each ledger folder: dbt reads the folders as sources with read_parquet,
+# which fails on a glob that matches nothing, and the ledger starts empty.
+SCHEMA_FILE_NAME = "_schema.parquet"
+
+
+def ensure_ledger(ledger: LedgerPaths) -> None:
+    """Create the ledger's folders, each with its zero-row schema file (once)."""
+    for folder, schema in (
+        (ledger.accepted, ACCEPTED_SCHEMA),
+        (ledger.quarantine, QUARANTINE_SCHEMA),
+    ):
+        if not (folder / SCHEMA_FILE_NAME).exists():
+            with contextlib.suppress(FileExistsError):  # another process made it first
+                _write_once(schema.empty_table(), folder / SCHEMA_FILE_NAME)
+
+
 def record_audit(
     ledger: LedgerPaths,
     *,
@@ -179,6 +196,7 @@ def record_audit(
 ) -> None:
     """Append this audit's verdict: quarantined rows first, then the accepted files, so a crash
     between the two never exposes a row that should have been quarantined."""
+    ensure_ledger(ledger)
     accepted_dir, quarantine_dir = ledger.accepted, ledger.quarantine
     if not quarantined.empty:
         frame = quarantined.assign(run_id=run_id, quarantined_at=pd.Timestamp(audited_at))

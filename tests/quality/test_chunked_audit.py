@@ -12,7 +12,8 @@ import pytest
 from orchestration.extract.demo_source import generate_demo_prices
 from orchestration.extract.landing import write_landing_file
 from orchestration.paths import LedgerPaths, data_paths
-from orchestration.quality.checks import LANDED_PRICES, suite_check_results
+from orchestration.quality.audit import LANDED_PRICES
+from orchestration.quality.checks import suite_check_results
 from orchestration.quality.gx_runner import GxValidator
 from orchestration.quality.ledger import (
     iter_pending_chunks,

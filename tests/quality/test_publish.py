@@ -87,7 +87,7 @@ def test_publishing_needs_every_required_check_to_have_passed_in_the_run() -> No
         "b:critical failed"
     ]
     assert gate_failures({"a:critical": True}, required) == ["b:critical did not run in this run"]
-    assert "landed_prices:gx_raw_prices_critical" in required_checks()
+    assert "quality/ledger_accepted:gx_raw_prices_critical" in required_checks()
     assert (
         "marts/miner_ai_pivot_performance:gx_mart_miner_ai_pivot_performance_critical"
         in required_checks()

@@ -73,20 +73,20 @@ companies as (
         group by this_table.ticker
     ),
 
-    -- The literal date bound reaches the landing Parquet scans through the staging view (its
+    -- The literal date bound reaches the landing Parquet scans through the audited view (its
     -- latest-fetch window is partitioned by ticker and date), so DuckDB skips the row groups
     -- of older dates instead of windowing over the whole history.
     prices as (
-        select staged.*
-        from {{ ref('stg_landing__prices') }} as staged
+        select audited.*
+        from {{ ref('int_prices__audited') }} as audited
         inner join rebuilds
             on
-                staged.ticker = rebuilds.ticker
+                audited.ticker = rebuilds.ticker
                 and (
-                    staged.price_date >= rebuilds.first_touched_date
+                    audited.price_date >= rebuilds.first_touched_date
                     or rebuilds.replaces_demo_rows
                 )
-        where staged.price_date >= date '{{ changes["scan_from"] }}'
+        where audited.price_date >= date '{{ changes["scan_from"] }}'
     ),
 {% else %}
     previous_rows as (
@@ -99,7 +99,7 @@ companies as (
     ),
 
     prices as (
-        select * from {{ ref('stg_landing__prices') }}
+        select * from {{ ref('int_prices__audited') }}
     ),
 {% endif %}
 

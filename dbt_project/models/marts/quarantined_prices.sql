@@ -2,27 +2,20 @@
 -- broke a critical rule of the raw_prices suite. They never reach the other marts.
 with
 
-quarantine as (
-    {{ read_parquet_or_empty(
-        data_path('ledger_quarantine') ~ '/*.parquet',
-        [
-            ['landing_file', 'varchar'], ['ticker', 'varchar'], ['date', 'date'],
-            ['close', 'double'], ['rules', 'varchar'], ['run_id', 'varchar'],
-            ['quarantined_at', 'timestamptz'],
-        ]
-    ) }}
+quarantined as (
+    select * from {{ ref('stg_quality__quarantined_rows') }}
 ),
 
 final as (
     select
         ticker,
-        date,
+        price_date as date,
         close,
-        rules as broken_rules,
+        broken_rules,
         landing_file,
-        run_id,
+        audit_run_id as run_id,
         quarantined_at
-    from quarantine
+    from quarantined
 )
 
 select * from final

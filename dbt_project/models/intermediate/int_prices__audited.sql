@@ -1,0 +1,70 @@
+-- The warehouse's raw daily prices: one row per ticker and trading date, the latest fetch
+-- winning, over the landing files the quality gate accepted (write, audit, publish): a file
+-- lands, the raw_prices audit accepts it or not, and only then does dbt read it. Rows the
+-- audit quarantined are left out. Demo (synthetic) rows of a ticker are dropped as soon as
+-- real rows exist for it, so synthetic and market prices never mix. Each row carries when its
+-- landing file was accepted: the incremental price model rebuilds only what changed since.
+with
+
+landed as (
+    select * from {{ ref('stg_landing__prices') }}
+),
+
+accepted as (
+    select * from {{ ref('stg_quality__accepted_files') }}
+),
+
+quarantined as (
+    select * from {{ ref('stg_quality__quarantined_rows') }}
+),
+
+-- One row per accepted file (the ledger never accepts a file twice, but a join must not
+-- duplicate rows if it ever did).
+accepted_files as (
+    select
+        landing_file,
+        min(accepted_at) as accepted_at
+    from accepted
+    group by landing_file
+),
+
+audited as (
+    select
+        landed.*,
+        accepted_files.accepted_at
+    from landed
+    inner join accepted_files
+        on landed.landing_file = accepted_files.landing_file
+    anti join quarantined
+        on
+            landed.landing_file = quarantined.landing_file
+            and landed.ticker = quarantined.ticker
+            and landed.price_date = quarantined.price_date
+),
+
+tickers_with_real_prices as (
+    select distinct ticker
+    from audited
+    where price_source <> 'demo'
+),
+
+eligible as (
+    select audited.*
+    from audited
+    where
+        audited.price_source <> 'demo'
+        or audited.ticker not in (
+            select real_tickers.ticker from tickers_with_real_prices as real_tickers
+        )
+),
+
+latest_fetch as (
+    select *
+    from eligible
+    qualify row_number() over (
+        partition by ticker, price_date
+        order by fetched_at desc, landing_file desc
+    ) = 1
+)
+
+select * from latest_fetch
