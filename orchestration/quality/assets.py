@@ -5,6 +5,7 @@ from datetime import UTC, datetime
 
 import dagster as dg
 
+from orchestration.atomic import write_text_replacing
 from orchestration.paths import data_paths
 from orchestration.quality.audit import CRITICAL_CHECK, LANDED_PRICES, LEDGER_ACCEPTED
 from orchestration.quality.checks import GUARDED_TABLES, asset_key
@@ -92,7 +93,7 @@ def published_marts(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
         marts=PUBLISHED_MARTS,
     )
     # Recorded last, so a failed publish never lets the next run skip its rebuild.
-    published_fingerprint_path().write_text(fingerprint + "\n")
+    write_text_replacing(published_fingerprint_path(), fingerprint + "\n")
     return dg.MaterializeResult(
         metadata={
             "duckdb": dg.MetadataValue.path(str(report.duckdb_path)),

@@ -10,7 +10,6 @@ that was never audited, or failed the audit, never reaches the marts (write, aud
 from __future__ import annotations
 
 import contextlib
-import os
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -22,6 +21,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from orchestration import settings
+from orchestration.atomic import write_once
 from orchestration.extract.landing import landed_files
 from orchestration.paths import LedgerPaths
 
@@ -219,10 +219,5 @@ def record_audit(
 
 
 def _write_once(table: pa.Table, final_path: Path) -> None:
-    final_path.parent.mkdir(parents=True, exist_ok=True)
-    temporary_path = final_path.with_name(f".{final_path.name}.{os.getpid()}.tmp")
-    try:
-        pq.write_table(table, temporary_path)
-        os.link(temporary_path, final_path)  # never replaces an existing ledger file
-    finally:
-        temporary_path.unlink(missing_ok=True)
+    with write_once(final_path) as temporary:
+        pq.write_table(table, temporary)

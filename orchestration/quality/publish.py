@@ -25,6 +25,7 @@ from pathlib import Path
 import duckdb
 
 from orchestration import settings
+from orchestration.atomic import fsync_file, replace_symlink
 from orchestration.paths import PublishedPaths
 
 RUNS_TABLE = "_published_runs"
@@ -77,9 +78,9 @@ def publish_marts(
                 "check_summary": check_summary,
             },
         )
-        _fsync(building_db)
+        fsync_file(building_db)
         os.replace(building_db, final_db)
-        _swap_symlink(published.parquet, version_dir.relative_to(published.root))
+        replace_symlink(published.parquet, version_dir.relative_to(published.root))
     except BaseException:
         building_db.unlink(missing_ok=True)
         if published.parquet.resolve() != version_dir.resolve():
@@ -249,20 +250,7 @@ def _fingerprint(out: duckdb.DuckDBPyConnection, relation: str) -> tuple[int, in
     return int(count), int(hashes or 0)
 
 
-def _swap_symlink(link: Path, target: Path) -> None:
-    """Point ``link`` at ``target`` in one rename: readers see the old or the new, never none."""
-    temporary = link.with_name(f".{link.name}.tmp")
-    temporary.unlink(missing_ok=True)
-    temporary.symlink_to(target, target_is_directory=True)
-    os.replace(temporary, link)
-
-
 def _remove_old_versions(versions_dir: Path, keep: int) -> None:
     versions = sorted(versions_dir.iterdir(), key=lambda path: path.stat().st_mtime)
     for old in versions[:-keep]:
         shutil.rmtree(old, ignore_errors=True)
-
-
-def _fsync(path: Path) -> None:
-    with path.open("rb") as handle:
-        os.fsync(handle.fileno())

@@ -23,6 +23,7 @@ from dagster_dbt import (
 )
 
 from orchestration import settings
+from orchestration.atomic import write_text_replacing
 from orchestration.paths import DBT_PROJECT_DIR, DataPaths, LedgerPaths, data_paths
 
 # dbt runs as a subprocess: use the dbt of the interpreter running Dagster, not whatever is on PATH.
@@ -166,10 +167,7 @@ def needs_full_refresh(warehouse: Path, fingerprint: str) -> bool:
 
 def record_successful_build(warehouse: Path, fingerprint: str) -> None:
     """Record ``fingerprint`` as the project of the warehouse's last successful build."""
-    path = project_fingerprint_path(warehouse)
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_text(fingerprint + "\n")
-    os.replace(temporary, path)
+    write_text_replacing(project_fingerprint_path(warehouse), fingerprint + "\n")
 
 
 def current_inputs_fingerprint() -> str:
