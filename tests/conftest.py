@@ -20,6 +20,23 @@ def sample_prices_dir() -> Path:
     return SAMPLE_PRICES_DIR
 
 
+@pytest.fixture(scope="session")
+def generated_exports_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Exports of every curated ticker in the real files' shapes and quirks (tests/exports.py),
+    written once per session: the twin of ``sample_prices_dir``. Read-only for tests."""
+    from tests.exports import write_generated_exports
+
+    return write_generated_exports(tmp_path_factory.mktemp("generated_exports"))
+
+
+@pytest.fixture(params=["sample", "generated"])
+def exports_dir(request: pytest.FixtureRequest) -> Path:
+    """The real sample exports (skipped without ../shared), then their generated twin."""
+    return request.getfixturevalue(
+        f"{request.param}_prices_dir" if request.param == "sample" else "generated_exports_dir"
+    )
+
+
 @pytest.fixture
 def small_companies_seed(tmp_path: Path) -> Path:
     """A three-company seed: an equity, a crypto pair and a benchmark."""
@@ -48,7 +65,8 @@ def published_run(tmp_path_factory: pytest.TempPathFactory) -> PublishedRun:
     DuckDB 1.x readers, the dashboard): on the real sample exports when ../shared is beside the
     checkout, else on generated exports of every curated ticker. Tests that publish again copy
     the data dir first."""
-    from tests.pipeline import run_hashpivot, write_generated_exports
+    from tests.exports import write_generated_exports
+    from tests.pipeline import run_hashpivot
 
     root = tmp_path_factory.mktemp("published_run")
     if SAMPLE_PRICES_DIR.is_dir():

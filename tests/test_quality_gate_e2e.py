@@ -17,12 +17,12 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import PROJECT_ROOT
+from tests.exports import write_generated_exports
 from tests.pipeline import (
     clean_environ,
     hashpivot_command,
     published_fingerprint,
     run_hashpivot,
-    write_generated_exports,
 )
 
 pytestmark = pytest.mark.slow
@@ -48,7 +48,7 @@ def clean_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("gate")
     project = copy_project(root / "project")
     csv_dir = root / "csv"
-    write_generated_exports(csv_dir, last_day=LAST_CLEAN_DAY)
+    write_generated_exports(csv_dir, last_day=LAST_CLEAN_DAY, quirky=False)
     result = run_pipeline(project, root / "data", csv_dir)
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
     assert "published: yes" in result.stdout

@@ -130,8 +130,8 @@ def test_missing_empty_and_duplicate_files_are_failures(folder: Path) -> None:
     assert set(rows["ticker"]) == {"AAA"}
 
 
-def test_other_shapes_are_parsed_one_by_one(folder: Path, sample_prices_dir: Path) -> None:
-    (folder / "IREN.csv").write_bytes((sample_prices_dir / "IREN.csv").read_bytes())
+def test_other_shapes_are_parsed_one_by_one(folder: Path, exports_dir: Path) -> None:
+    (folder / "IREN.csv").write_bytes((exports_dir / "IREN.csv").read_bytes())
     write_minimal(folder, "AAA")
     result, rows = scan(folder, {"IREN": None, "AAA": None})
     assert (result.scanned_by_duckdb, result.parsed_one_by_one) == (1, 1)

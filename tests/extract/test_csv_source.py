@@ -90,8 +90,8 @@ def sample_dir() -> Path:
 # Real files
 
 
-@pytest.mark.parametrize("path", REAL_FILE_PARAMS)
-def test_real_file_parses_with_every_row_and_value(path: Path) -> None:
+def assert_parses_with_every_row_and_value(path: Path) -> None:
+    """The file's rows, read by the product's parser and by the csv module, agree."""
     frame = read_price_csv(path)
     rows = csv_rows(path)
 
@@ -113,13 +113,25 @@ def test_real_file_parses_with_every_row_and_value(path: Path) -> None:
     assert not frame[["open", "high", "low"]].isna().any().any()
 
 
-def test_real_folder_reads_every_file(sample_dir: Path) -> None:
-    frame, failures = read_price_folder(sample_dir)
+@pytest.mark.parametrize("path", REAL_FILE_PARAMS)
+def test_real_file_parses_with_every_row_and_value(path: Path) -> None:
+    assert_parses_with_every_row_and_value(path)
+
+
+def test_generated_files_parse_with_every_row_and_value(generated_exports_dir: Path) -> None:
+    files = sorted(generated_exports_dir.glob("*.csv"))
+    assert len(files) > 20
+    for path in files:
+        assert_parses_with_every_row_and_value(path)
+
+
+def test_real_folder_reads_every_file(exports_dir: Path) -> None:
+    frame, failures = read_price_folder(exports_dir)
 
     assert failures == {}
-    tickers = {path.stem for path in SAMPLE_FILES}
-    assert set(frame["ticker"]) == tickers
-    assert len(frame) == sum(data_line_count(path) for path in SAMPLE_FILES)
+    files = sorted(exports_dir.glob("*.csv"))
+    assert set(frame["ticker"]) == {path.stem for path in files}
+    assert len(frame) == sum(data_line_count(path) for path in files)
     pd.testing.assert_frame_equal(frame, normalize_price_frame(frame))
 
 
@@ -136,14 +148,41 @@ def test_real_btc_usd_keeps_weekend_days(sample_dir: Path) -> None:
     )
 
 
-def test_real_equity_dates_are_all_weekdays(sample_dir: Path) -> None:
+def test_real_equity_dates_are_all_weekdays(exports_dir: Path) -> None:
     # A wrong time-zone rule moves every Monday onto a Sunday; weekdays only proves it did not.
-    for path in SAMPLE_FILES:
+    last_dates = set()
+    for path in sorted(exports_dir.glob("*.csv")):
         if path.stem == "BTC-USD":
             continue
         frame = read_price_csv(path)
         assert (frame["date"].dt.day_of_week < 5).all(), path.name
-        assert frame["date"].iloc[-1] == pd.Timestamp("2025-04-04"), path.name
+        last_dates.add(frame["date"].iloc[-1])
+    assert len(last_dates) == 1  # every equity file ends on the same trading day
+
+
+def test_generated_offset_stamps_get_their_new_york_trading_date(
+    generated_exports_dir: Path,
+) -> None:
+    # Winter stamps are 05:00 UTC, summer ones 04:00: both are that day's New York midnight.
+    path = generated_exports_dir / "IREN.csv"
+    stamps = {row["Date"]: float(row["Close"]) for row in csv_rows(path)}
+    frame = read_price_csv(path).set_index("date")
+    hours = set()
+    for stamp, close in stamps.items():
+        hours.add(stamp[11:13])
+        assert frame.loc[pd.Timestamp(stamp[:10]), "close"] == close
+    assert hours == {"04", "05"}
+
+
+def test_generated_quirks_are_kept(generated_exports_dir: Path) -> None:
+    assert len(read_price_csv(generated_exports_dir / "CRWV.csv")) == 5  # a short history
+    mara = read_price_csv(generated_exports_dir / "MARA.csv")
+    assert mara["close"].pct_change().max() > 3.0  # a +300% day in the unadjusted close
+    assert mara["adj_close"].pct_change().max() < 0.5  # and none in the adjusted one
+    btc = read_price_csv(generated_exports_dir / "BTC-USD.csv")
+    assert (btc["date"].diff().dropna() == pd.Timedelta(days=1)).all()
+    assert (btc["date"].dt.day_of_week >= 5).sum() > 100
+    assert read_price_csv(generated_exports_dir / "BTDR.csv")["close"].max() < 1.0  # pennies
 
 
 @pytest.mark.parametrize(

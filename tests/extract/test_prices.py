@@ -188,16 +188,14 @@ def test_universe_all_adds_every_csv_file_as_other(
     assert report.rows_landed == 4
 
 
-def test_sample_exports_land_every_row_exactly_once(
-    tmp_path: Path, sample_prices_dir: Path
-) -> None:
+def test_sample_exports_land_every_row_exactly_once(tmp_path: Path, exports_dir: Path) -> None:
     from orchestration.paths import COMPANIES_SEED
 
     if not COMPANIES_SEED.exists():
         pytest.skip("companies seed not written yet")
-    options = ExtractionOptions(source="csv", csv_dir=sample_prices_dir)
+    options = ExtractionOptions(source="csv", csv_dir=exports_dir)
     report = run(options, tmp_path, COMPANIES_SEED)
-    files = sorted(sample_prices_dir.glob("*.csv"))
+    files = sorted(exports_dir.glob("*.csv"))
     expected_rows = sum(len(path.read_text().strip().splitlines()) - 1 for path in files)
     assert report.rows_landed == expected_rows
     assert set(report.source_by_ticker) == {path.stem for path in files}

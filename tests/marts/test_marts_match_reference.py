@@ -1,27 +1,37 @@
-"""The dbt marts agree with the independent pandas reference on the real sample prices.
+"""The dbt marts agree with the independent pandas reference, on the real sample prices (when
+../shared is beside the checkout) and on exports the tests generate in the same shapes (always,
+so a plain clone and the GitHub workflow run the comparison too).
 
-The product runs end to end in a subprocess (``hashpivot run --source csv``) once per as-of
-date; its three financial marts are then compared cell by cell with ``tests.marts.reference``:
-same keys, numbers equal within a relative tolerance of 1e-9 (absolute 1e-12 near 0), NULLs
-in the same places, dates equal.
+The product runs end to end in a subprocess (``hashpivot run --source csv``) once per exports
+and as-of date; its three financial marts are then compared cell by cell with
+``tests.marts.reference``: same keys, numbers equal within a relative tolerance of 1e-9
+(absolute 1e-12 near 0), NULLs in the same places, dates equal.
 """
 
 from __future__ import annotations
 
 import subprocess
+from datetime import date
 from pathlib import Path
 
 import duckdb
 import pandas as pd
 import pytest
 
+from tests.exports import write_generated_exports
 from tests.marts import reference as ref
 from tests.marts.compare import compare_frames, describe_differences
 from tests.pipeline import run_hashpivot
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 SAMPLE_PRICES_DIR = Path(__file__).resolve().parents[3] / "shared" / "data" / "sample_prices"
-AS_OF_DATES = ["2025-04-04", "2024-12-31"]
+# (exports, as-of date) of each product run.
+RUNS = [
+    ("sample", "2025-04-04"),
+    ("sample", "2024-12-31"),
+    ("generated", "2024-12-31"),
+]
+GENERATED_FIRST_DAY, GENERATED_LAST_DAY = date(2022, 6, 1), date(2025, 3, 31)
 
 # mart -> (key columns, reference builder)
 MARTS = {
@@ -46,29 +56,36 @@ MARTS = {
 }
 
 
-def run_product(data_dir: Path, as_of: str) -> subprocess.CompletedProcess[str]:
-    return run_hashpivot(
-        data_dir, "--source", "csv", "--csv-dir", str(SAMPLE_PRICES_DIR), "--as-of", as_of
-    )
+def run_product(data_dir: Path, exports: Path, as_of: str) -> subprocess.CompletedProcess[str]:
+    return run_hashpivot(data_dir, "--source", "csv", "--csv-dir", str(exports), "--as-of", as_of)
 
 
 @pytest.fixture(scope="module")
-def reference_inputs() -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+def generated_exports(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_generated_exports(
+        tmp_path_factory.mktemp("exports"),
+        first_day=GENERATED_FIRST_DAY,
+        last_day=GENERATED_LAST_DAY,
+    )
+
+
+def exports_dir(kind: str, request: pytest.FixtureRequest) -> Path:
+    if kind == "generated":
+        return request.getfixturevalue("generated_exports")
     if not SAMPLE_PRICES_DIR.is_dir():
         pytest.skip(f"{SAMPLE_PRICES_DIR} is not there (../shared beside the checkout)")
-    return ref.load_sample_prices(SAMPLE_PRICES_DIR), ref.load_companies(), ref.load_contracts()
+    return SAMPLE_PRICES_DIR
 
 
-@pytest.fixture(scope="module", params=AS_OF_DATES)
+@pytest.fixture(scope="module", params=RUNS, ids=[f"{kind}-{as_of}" for kind, as_of in RUNS])
 def warehouse_run(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> tuple[str, Path]:
-    """(as-of date, warehouse path) of one product run; each as-of date runs once."""
-    if not SAMPLE_PRICES_DIR.is_dir():
-        pytest.skip(f"{SAMPLE_PRICES_DIR} is not there (../shared beside the checkout)")
-    as_of = request.param
-    data_dir = tmp_path_factory.mktemp(f"run_{as_of}")
-    result = run_product(data_dir, as_of)
+) -> tuple[str, Path, tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]]:
+    """(as-of date, warehouse path, reference inputs) of one product run; each runs once."""
+    kind, as_of = request.param
+    exports = exports_dir(kind, request)
+    data_dir = tmp_path_factory.mktemp(f"run_{kind}_{as_of}")
+    result = run_product(data_dir, exports, as_of)
     if result.returncode != 0:
         pytest.fail(
             f"hashpivot run --as-of {as_of} exited {result.returncode}\n"
@@ -76,7 +93,8 @@ def warehouse_run(
         )
     warehouse = data_dir / "warehouse" / "hashpivot.duckdb"
     assert warehouse.is_file(), f"no warehouse at {warehouse}\n{result.stdout[-3000:]}"
-    return as_of, warehouse
+    inputs = ref.load_sample_prices(exports), ref.load_companies(), ref.load_contracts()
+    return as_of, warehouse, inputs
 
 
 def read_mart(warehouse: Path, mart: str) -> pd.DataFrame:
@@ -93,11 +111,9 @@ def read_mart(warehouse: Path, mart: str) -> pd.DataFrame:
 @pytest.mark.slow
 @pytest.mark.parametrize("mart", list(MARTS))
 def test_mart_matches_reference(
-    mart: str,
-    warehouse_run: tuple[str, Path],
-    reference_inputs: tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame],
+    mart: str, warehouse_run: tuple[str, Path, tuple[pd.DataFrame, ...]]
 ) -> None:
-    as_of, warehouse = warehouse_run
+    as_of, warehouse, reference_inputs = warehouse_run
     keys, build = MARTS[mart]
     expected = build(*reference_inputs, as_of)
     actual = read_mart(warehouse, mart)
