@@ -8,14 +8,18 @@ the Dagster instance under the data dir, so they show up in the UI's run history
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
+import traceback
+import uuid
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
 from orchestration import settings
+from orchestration.console import StepProgress, output_to_log
 from orchestration.paths import DATA_DIR_ENV, DataPaths, data_paths
 
 
@@ -23,6 +27,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hashpivot", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("run", help="materialize every asset and print a summary")
+    run.add_argument(
+        "--verbose",
+        action="store_true",
+        help="stream Dagster's and dbt's full logs and list every ticker (default: one line "
+        "per step, the logs in <data dir>/logs/<run id>.log)",
+    )
     for setting in settings.SETTINGS:
         if setting.on_cli:
             run.add_argument(
@@ -57,24 +67,70 @@ def prepare_dagster_home(paths: DataPaths, environ: dict[str, str]) -> Path:
     return home
 
 
-def run_pipeline() -> int:
-    """Materialize every asset in one Dagster run; print the summary; 0 only on success."""
+def run_pipeline(verbose: bool = False) -> int:
+    """Materialize every asset in one Dagster run, showing a line per step; print the summary;
+    0 only on success. Without ``verbose``, Dagster's and dbt's logs go to a file."""
+    paths = data_paths()
+    run_id = str(uuid.uuid4())
+    log_path = paths.logs / f"{run_id}.log"
+    output = contextlib.nullcontext(sys.stdout) if verbose else output_to_log(log_path)
+    with output as terminal:
+        where = "" if verbose else f" (full log: {log_path})"
+        terminal.write(f"hashpivot run {run_id}{where}\n")
+        terminal.flush()
+        try:
+            result = _execute(run_id, terminal)
+        except Exception as error:  # the code location or the run could not even start
+            traceback.print_exc()  # into the log (or the terminal with --verbose)
+            terminal.write(f"FAILED before any step ran: {type(error).__name__}: {error}\n")
+            if not verbose:
+                terminal.write(f"  full log: {log_path}\n")
+            return 1
+        terminal.write(format_summary(result, paths, verbose=verbose, log_path=log_path) + "\n")
+    return 0 if result.success else 1
+
+
+def _execute(run_id: str, terminal):
     import dagster as dg
 
     from orchestration.definitions import defs
 
+    instance = dg.DagsterInstance.get()
     job = defs.resolve_job_def("hashpivot_all")
-    result = job.execute_in_process(instance=dg.DagsterInstance.get(), raise_on_error=False)
-    print(format_summary(result, data_paths()))
-    return 0 if result.success else 1
+    with StepProgress(instance, run_id, terminal).following():
+        result = job.execute_in_process(
+            instance=instance, raise_on_error=False, run_id=run_id, tags=run_tags()
+        )
+    extraction = _materialization_metadata(result, "landed_prices")
+    if extraction:  # known only once the source has been chosen (auto may fall back to demo)
+        is_demo = extraction["price_source"].startswith("demo")
+        instance.add_run_tags(run_id, {"hashpivot/demo_prices": str(is_demo).lower()})
+    return result
 
 
-def format_summary(result, paths: DataPaths) -> str:
-    """The run summary: source per ticker, rows landed, failures, warnings, outputs."""
-    lines = [f"hashpivot run {result.run_id}: {'SUCCEEDED' if result.success else 'FAILED'}"]
+def run_tags() -> dict[str, str]:
+    """Tags of a CLI run in the Dagster UI: how it was started and on what."""
+    as_of = settings.AS_OF.value()
+    return {
+        "hashpivot/started_by": "hashpivot run",
+        "hashpivot/source": settings.PRICE_SOURCE.value(),
+        "hashpivot/universe": settings.UNIVERSE.value(),
+        "hashpivot/as_of": as_of.isoformat() if as_of else "latest",
+    }
+
+
+def format_summary(
+    result, paths: DataPaths, *, verbose: bool = False, log_path: Path | None = None
+) -> str:
+    """The run summary: first what failed and why (if anything), then the source per ticker,
+    rows landed, failures, checks, what was published, and where the outputs are."""
+    lines = []
+    if not result.success:
+        lines += failure_lines(result, log_path)
+    lines.append(f"hashpivot run {result.run_id}: {'SUCCEEDED' if result.success else 'FAILED'}")
     extraction = _materialization_metadata(result, "landed_prices")
     if extraction:
-        lines += _extraction_lines(extraction)
+        lines += _extraction_lines(extraction, verbose=verbose)
     for step_key, message in _step_failures(result):
         lines.append(f"  FAILED step {step_key}: {message}")
     evaluations = result.get_asset_check_evaluations()
@@ -89,7 +145,30 @@ def format_summary(result, paths: DataPaths) -> str:
         f"  data docs    : {paths.data_docs_index}",
         f"  dagster home : {os.environ.get('DAGSTER_HOME', paths.dagster_home)} (make ui)",
     ]
+    if log_path is not None and not verbose:
+        lines.append(f"  full log     : {log_path}")
     return "\n".join(lines)
+
+
+def failure_lines(result, log_path: Path | None) -> list[str]:
+    """The first thing a failed run prints after its steps: what failed and why, and where the
+    log is. A failed blocking check (bad data) comes before a step that crashed."""
+    blocking = [
+        e for e in result.get_asset_check_evaluations()
+        if not e.passed and e.severity.value == "ERROR"
+    ]  # fmt: skip
+    if blocking:
+        first = blocking[0]
+        reason = first.description or "see the check's metadata"
+        line = f"FAILED: {first.asset_key.to_user_string()}:{first.check_name} blocked: {reason}"
+    else:
+        failures = _step_failures(result)
+        step, message = failures[0] if failures else ("run", "see the log")
+        line = f"FAILED at step {step}: {message}"
+    lines = [line]
+    if log_path is not None:
+        lines.append(f"  full log: {log_path}")
+    return lines
 
 
 def publish_line(result, paths: DataPaths) -> str:
@@ -169,7 +248,19 @@ def quality_table(evaluations: list) -> list[str]:
     return lines
 
 
-def _extraction_lines(metadata: dict) -> list[str]:
+# Names listed per group (tickers of a source, failed tickers) unless --verbose: a market-wide
+# universe has thousands.
+LISTED_NAMES = 10
+
+
+def listed(names: list[str], verbose: bool) -> str:
+    """Up to ``LISTED_NAMES`` names, then how many more (all of them when ``verbose``)."""
+    if verbose or len(names) <= LISTED_NAMES:
+        return " ".join(names)
+    return " ".join(names[:LISTED_NAMES]) + f" ... and {len(names) - LISTED_NAMES} more"
+
+
+def _extraction_lines(metadata: dict, verbose: bool = False) -> list[str]:
     by_source: dict[str, list[str]] = defaultdict(list)
     for ticker, source in metadata["source_by_ticker"].items():
         by_source[source].append(ticker)
@@ -177,7 +268,7 @@ def _extraction_lines(metadata: dict) -> list[str]:
         f"prices: source {metadata['price_source']} (requested {metadata['requested_source']})"
     ]
     for source, tickers in sorted(by_source.items()):
-        lines.append(f"  {source}: {len(tickers)} tickers: {' '.join(sorted(tickers))}")
+        lines.append(f"  {source}: {len(tickers)} tickers: {listed(sorted(tickers), verbose)}")
     fetched = metadata["rows_fetched"]
     # A CSV folder is streamed into the landing file, so its fetched rows are not counted.
     of_fetched = f"of {fetched} fetched" if str(fetched).isdigit() else "(CSV files streamed)"
@@ -187,7 +278,10 @@ def _extraction_lines(metadata: dict) -> list[str]:
     )
     failed = metadata["failed_tickers"]
     lines.append(f"  failed tickers: {len(failed)}")
-    lines += [f"    {ticker}: {reason}" for ticker, reason in failed.items()]
+    shown = list(failed.items()) if verbose else list(failed.items())[:LISTED_NAMES]
+    lines += [f"    {ticker}: {reason}" for ticker, reason in shown]
+    if len(shown) < len(failed):
+        lines.append(f"    ... and {len(failed) - len(shown)} more (--verbose lists them all)")
     if metadata["warnings"] != "none":
         lines += ["  WARNING " + line.strip("-* ") for line in metadata["warnings"].splitlines()]
     return lines
@@ -220,7 +314,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
     prepare_dagster_home(data_paths(), os.environ)  # type: ignore[arg-type]
-    return run_pipeline()
+    return run_pipeline(verbose=arguments.verbose)
 
 
 if __name__ == "__main__":

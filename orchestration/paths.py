@@ -119,6 +119,11 @@ class DataPaths:
         return self.quality / "data_docs" / "index.html"
 
     @property
+    def logs(self) -> Path:
+        """Dagster's and dbt's full output of each `hashpivot run`, one file per run id."""
+        return self.root / "logs"
+
+    @property
     def dagster_home(self) -> Path:
         return self.root / "dagster_home"
 

@@ -76,4 +76,13 @@ def published_run(tmp_path_factory: pytest.TempPathFactory) -> PublishedRun:
         write_generated_exports(csv_dir)
     result = run_hashpivot(root / "data", "--source", "csv", "--csv-dir", str(csv_dir))
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+    # What a user sees: a line per step, then the summary; the logs went to a file.
+    printed = result.stdout.splitlines()
+    assert len(printed) < 60, result.stdout
+    assert printed[-1].startswith("  full log"), result.stdout
+    (log,) = (root / "data" / "logs").glob("*.log")
+    logged = log.read_text()
+    assert "dbt" in logged
+    assert "STEP_SUCCESS" in logged
+    assert "STEP_SUCCESS" not in result.stdout + result.stderr
     return PublishedRun(root / "data", csv_dir, exports)

@@ -1,4 +1,5 @@
--- Event study of each AI/HPC contract announcement: the miner's return on the event day,
+-- Each AI/HPC contract counted on the as-of date, with its terms (counterparty, MW, dollars,
+-- term) and an event study of its announcement: the miner's return on the event day,
 -- cumulative abnormal returns (CAR) against a benchmark, and the day's volume against the
 -- 20 trading days before. Windows count the miner's trading days around the event date.
 with
@@ -92,6 +93,13 @@ final as (
     select
         event_days.contract_id,
         event_days.ticker,
+        contracts.counterparty,
+        contracts.it_mw,
+        contracts.contract_value_usd,
+        contracts.term_years,
+        contracts.site,
+        contracts.is_uncertain,
+        contracts.source_url,
         event_days.announced_on,
         event_days.event_date,
         event_days.return_day0,
@@ -101,6 +109,7 @@ final as (
         event_days.volume_ratio_day0,
         '{{ var("abnormal_return_benchmark") }}' as benchmark_ticker
     from event_days
+    inner join contracts on event_days.contract_id = contracts.contract_id
     left join windows on event_days.contract_id = windows.contract_id
 )
 

@@ -1,0 +1,82 @@
+"""What the terminal shows during a run: a line per finished step, the logs in a file."""
+
+from __future__ import annotations
+
+import io
+import subprocess
+import sys
+import textwrap
+import uuid
+from pathlib import Path
+
+import dagster as dg
+
+from orchestration.console import StepProgress, paint, use_colour
+
+
+def test_output_to_log_sends_the_process_and_its_children_to_the_file(tmp_path: Path) -> None:
+    log = tmp_path / "logs" / "run.log"
+    script = textwrap.dedent(
+        f"""
+        import subprocess, sys
+        from pathlib import Path
+        from orchestration.console import output_to_log
+        with output_to_log(Path({str(log)!r})) as terminal:
+            print("dagster debug line")
+            print("a warning", file=sys.stderr)
+            subprocess.run([sys.executable, "-c", "print('dbt node 1 of 2')"], check=True)
+            terminal.write("landed_prices 1.0 s\\n")
+        print("summary")
+        """
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    )
+    assert result.stdout == "landed_prices 1.0 s\nsummary\n"
+    assert result.stderr == ""
+    assert log.read_text().splitlines() == ["dagster debug line", "a warning", "dbt node 1 of 2"]
+
+
+def test_a_line_per_finished_step_with_its_rows_and_checks() -> None:
+    @dg.asset(check_specs=[dg.AssetCheckSpec("positive", asset="prices")])
+    def prices():
+        yield dg.MaterializeResult(metadata={"rows_landed": 1234})
+        yield dg.AssetCheckResult(check_name="positive", passed=True)
+
+    @dg.asset(deps=[prices])
+    def broken():
+        raise RuntimeError("disk full")
+
+    @dg.asset(deps=[broken])
+    def downstream():
+        return None
+
+    instance = dg.DagsterInstance.ephemeral()
+    out = io.StringIO()
+    run_id = str(uuid.uuid4())
+    progress = StepProgress(instance, run_id, out)
+    with progress.following():
+        job = dg.define_asset_job("all").resolve(
+            asset_graph=dg.Definitions(assets=[prices, broken, downstream]).resolve_asset_graph()
+        )
+        job.execute_in_process(instance=instance, run_id=run_id, raise_on_error=False)
+    lines = out.getvalue().splitlines()
+    assert lines[0].split()[0] == "prices"
+    assert lines[0].endswith("s  1,234 rows, 1 check")
+    assert lines[1].split()[:2] == ["broken", "FAILED"]
+    assert len(lines) == 2  # downstream never started: the summary names the failure
+    assert "\033[" not in out.getvalue()  # not a terminal: no colour, no live line
+
+
+def test_colour_only_on_a_terminal(monkeypatch) -> None:
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    assert use_colour(Terminal())
+    assert not use_colour(io.StringIO())
+    monkeypatch.setenv("NO_COLOR", "1")
+    assert not use_colour(Terminal())
+    assert paint("x", "red", enabled=False) == "x"
+    assert paint("x", "red", enabled=True) == "\033[31mx\033[0m"
