@@ -58,6 +58,7 @@ GUARDED_TABLES: tuple[GuardedTable, ...] = (
     _table("seed_hyperscaler_capex_guidance", "seeds", "hyperscaler_capex_guidance"),
     _table("seed_bitcoin_halvings", "seeds", "bitcoin_halvings"),
     _table("seed_market_events", "seeds", "market_events"),
+    _table("seed_ticker_changes", "seeds", "ticker_changes"),
     _table(
         "mart_fct_daily_prices",
         "marts",
