@@ -122,3 +122,22 @@ def test_a_run_whose_tickers_all_fail_exits_non_zero_and_says_why(tmp_path: Path
     assert "FAILED" in result.stdout
     assert "24 of 24 tickers failed" in result.stdout
     assert "no file IREN.csv" in result.stdout
+
+
+@pytest.mark.parametrize(("failed", "exit_code"), [(True, 1), (False, 0)])
+def test_seeds_check_prints_the_findings_and_exits_non_zero_on_failure(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    failed: bool,
+    exit_code: int,
+) -> None:
+    from orchestration import cli
+    from orchestration.quality import seeds_check
+
+    report = seeds_check.SeedsCheckReport(lines=["curator rules: 1 problem(s)", "  x.csv:3: bad"])
+    report.failed = failed
+    monkeypatch.setattr(seeds_check, "run_seeds_check", lambda: report)
+    assert cli.main(["seeds", "check"]) == exit_code
+    out = capsys.readouterr().out
+    assert "x.csv:3: bad" in out
+    assert ("FAILED" in out) is failed
