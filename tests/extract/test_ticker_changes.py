@@ -70,23 +70,15 @@ def folder(tmp_path: Path) -> Path:
     return path
 
 
-def test_a_file_under_the_old_symbol_lands_under_the_new_one(
-    folder: Path, renamed_seed: Path, tmp_path: Path
+@pytest.mark.parametrize("file_name", ["BITF.csv", "KEEL.csv"])
+def test_a_file_under_either_symbol_lands_under_the_new_one(
+    folder: Path, renamed_seed: Path, tmp_path: Path, file_name: str
 ) -> None:
-    write_minimal(folder / "BITF.csv", {"2026-04-02": 1.0, "2026-04-03": 1.1})
+    write_minimal(folder / file_name, {"2026-04-02": 1.0, "2026-04-07": 6.5})
     report, landed = extract(folder, renamed_seed, tmp_path)
     assert report.failed == {}
-    assert closes_of(landed, "KEEL") == {"2026-04-02": 1.0, "2026-04-03": 1.1}
+    assert closes_of(landed, "KEEL") == {"2026-04-02": 1.0, "2026-04-07": 6.5}
     assert "BITF" not in set(landed["ticker"])
-
-
-def test_a_file_under_the_new_symbol_lands_as_is(
-    folder: Path, renamed_seed: Path, tmp_path: Path
-) -> None:
-    write_minimal(folder / "KEEL.csv", {"2026-04-06": 6.0, "2026-04-07": 6.5})
-    report, landed = extract(folder, renamed_seed, tmp_path)
-    assert report.failed == {}
-    assert closes_of(landed, "KEEL") == {"2026-04-06": 6.0, "2026-04-07": 6.5}
 
 
 def test_with_both_files_the_new_symbol_wins_and_the_old_fills_earlier_dates(
