@@ -1,5 +1,8 @@
 """``hashpivot``: run the whole pipeline headlessly through Dagster and summarise it.
 
+``hashpivot seeds check`` validates the curated seeds alone (dbt tests, GX suites, curator
+rules), in seconds and without prices, and prints each failing row with its file and line.
+
 Options are written into the HASHPIVOT_* environment before the Dagster definitions load, so the
 assets, the dbt subprocess and a later ``dagster dev`` all agree on them. Runs are recorded in
 the Dagster instance under the data dir, so they show up in the UI's run history.
@@ -41,6 +44,12 @@ def build_parser() -> argparse.ArgumentParser:
                 choices=setting.choices or None,
                 help=setting.described,
             )
+    seeds = commands.add_parser("seeds", help="the curated seeds in dbt_project/seeds/")
+    seeds_commands = seeds.add_subparsers(dest="seeds_command", required=True)
+    seeds_commands.add_parser(
+        "check",
+        help="dbt tests, GX suites and curator rules on the seeds alone; exit 1 on any failing row",
+    )
     return parser
 
 
@@ -305,8 +314,21 @@ def _step_failures(result) -> list[tuple[str, str]]:
     return failures
 
 
+def check_seeds() -> int:
+    """``hashpivot seeds check``: print what each check found; 0 only when all pass."""
+    from orchestration.quality.seeds_check import run_seeds_check
+
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+    report = run_seeds_check()
+    print("\n".join(report.lines))
+    print("seeds check: FAILED" if report.failed else "seeds check: passed")
+    return 1 if report.failed else 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     arguments = build_parser().parse_args(argv)
+    if arguments.command == "seeds":
+        return check_seeds()
     try:
         export_options(arguments, os.environ)  # type: ignore[arg-type]
     except settings.SettingsError as error:

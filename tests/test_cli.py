@@ -115,8 +115,10 @@ def test_csv_run_lands_every_sample_row_once_into_the_warehouse(
         ).fetchall()
     landed = {(ticker, day): close for ticker, day, close, _ in rows}
     assert {source for *_, source in rows} == {"csv"}
+    # BITF.csv lands as KEEL (dbt_project/seeds/ticker_changes.csv).
+    current = {"BITF": "KEEL"}
     expected = {
-        (path.stem, day): close
+        (current.get(path.stem, path.stem), day): close
         for path in sample_prices_dir.glob("*.csv")
         for day, close in file_closes(path).items()
     }
@@ -179,3 +181,51 @@ def test_the_publish_line_names_the_copy_bi_tools_read(tmp_path: Path) -> None:
     assert publish_line(FinishedRun(success=False), paths) == (
         "published: NO (BI tools still read the copy run good-run published)"
     )
+
+
+@pytest.mark.parametrize(("failed", "exit_code"), [(True, 1), (False, 0)])
+def test_seeds_check_prints_the_findings_and_exits_non_zero_on_failure(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    failed: bool,
+    exit_code: int,
+) -> None:
+    from orchestration import cli
+    from orchestration.quality import seeds_check
+
+    report = seeds_check.SeedsCheckReport(lines=["curator rules: 1 problem(s)", "  x.csv:3: bad"])
+    report.failed = failed
+    monkeypatch.setattr(seeds_check, "run_seeds_check", lambda: report)
+    assert cli.main(["seeds", "check"]) == exit_code
+    out = capsys.readouterr().out
+    assert "x.csv:3: bad" in out
+    assert ("FAILED" in out) is failed
+
+
+@pytest.mark.slow
+def test_a_folder_with_the_new_symbols_file_lands_with_no_failure_and_the_mart_shows_it(
+    tmp_path: Path, sample_prices_dir: Path
+) -> None:
+    """A folder holding KEEL.csv (no BITF.csv): the default universe lands with zero failed
+    tickers and KEEL's row of the miner mart shows the close of KEEL.csv's last day."""
+    folder = tmp_path / "csv"
+    folder.mkdir()
+    for path in sample_prices_dir.glob("*.csv"):
+        name = "KEEL.csv" if path.stem == "BITF" else path.name
+        (folder / name).write_bytes(path.read_bytes())
+    # GLXY has no sample export: a small generated file, so that no ticker fails.
+    (folder / "GLXY.csv").write_text("Date,Close\n2025-04-03,20.0\n2025-04-04,21.0\n")
+    result = run_cli(tmp_path / "data", "--source", "csv", "--csv-dir", str(folder))
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "failed tickers: 0" in result.stdout
+    keel_closes = file_closes(folder / "KEEL.csv")
+    last_day = max(keel_closes)
+    warehouse = data_paths(tmp_path / "data").warehouse
+    with duckdb.connect(str(warehouse), read_only=True) as connection:
+        (close, tickers) = connection.execute(
+            "select max(close) filter (where ticker = 'KEEL'), list(ticker order by ticker)"
+            " from marts.miner_ai_pivot_performance"
+        ).fetchone()
+    assert close == pytest.approx(keel_closes[last_day])
+    assert "KEEL" in tickers
+    assert "BITF" not in tickers

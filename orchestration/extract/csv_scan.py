@@ -11,13 +11,17 @@ or raises the error that names the file and line.
 
 The scan checks the rows of each file's fetch window; rows before the window were checked
 when they landed and are not landed again.
+
+A company whose symbol changed (``ticker_changes``) may have its file under any of its
+symbols. One file is read as usual and landed under the current symbol; several are parsed
+one by one and merged, the file under the newer symbol winning on a date both hold.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -61,8 +65,9 @@ class FolderScan:
     parsed_one_by_one: int = 0
     # Files not read because they are as they were when their rows landed.
     unchanged: int = 0
-    # ticker -> (path, stamp) of every file found, for the next run's landed_stamps.
-    stamps: dict[str, tuple[str, FileStamp]] = field(default_factory=dict)
+    # ticker -> (path, stamp) of every file found, for the next run's landed_stamps (a
+    # renamed company may have a file under each of its symbols).
+    stamps: dict[str, list[tuple[str, FileStamp]]] = field(default_factory=dict)
     # The minimal files, streamed into the landing file by the landing step.
     streamed: MinimalFilesScan | None = None
 
@@ -79,8 +84,9 @@ class FolderScan:
         (or not read because unchanged). Failed files are left out, so they are read again."""
         return {
             path: stamp
-            for ticker, (path, stamp) in self.stamps.items()
+            for ticker, files in self.stamps.items()
             if ticker not in self.failed
+            for path, stamp in files
         }
 
 
@@ -125,6 +131,7 @@ def scan_price_folder(
     windows: Mapping[str, date | None],
     price_source: str,
     landed_stamps: Mapping[str, FileStamp] | None = None,
+    former_symbols: Mapping[str, Sequence[str]] | None = None,
 ) -> FolderScan:
     """Prepare reading every requested ticker's file (inside its window): files of other
     shapes are parsed now into the fetched table; the minimal ones are streamed by the landing
@@ -134,34 +141,43 @@ def scan_price_folder(
     ``landed_stamps`` (see ``read_landed_stamps``) are the size and modification time of every
     file as it was when its rows last landed: a file that still has them, of a ticker with
     landed rows (a window start), is not read again. Its rows are landed already.
+
+    ``former_symbols`` (current ticker -> earlier symbols, newest first) lets a renamed
+    company's history come from files under its earlier symbols, landed under the current one.
     """
     groups = csv_source.group_price_files(Path(csv_dir))
     scan = FolderScan()
     minimal: dict[str, Path] = {}
-    one_by_one: dict[str, Path] = {}
+    one_by_one: dict[str, list[Path]] = {}
     for ticker in sorted(windows):
-        paths = groups.get(ticker, [])
-        if not paths:
-            scan.failed[ticker] = f"no file {ticker}.csv in {csv_dir}"
+        symbols = [ticker, *(former_symbols or {}).get(ticker, ())]
+        files = {symbol: groups[symbol] for symbol in symbols if symbol in groups}
+        if not files:
+            names = " or ".join(f"{symbol}.csv" for symbol in symbols)
+            scan.failed[ticker] = f"no file {names} in {csv_dir}"
             continue
-        if len(paths) > 1:
+        duplicated = [(symbol, paths) for symbol, paths in files.items() if len(paths) > 1]
+        if duplicated:
+            symbol, paths = duplicated[0]
             scan.failed[ticker] = scan.unreadable[ticker] = str(
-                csv_source.duplicate_file_error(ticker, paths)
+                csv_source.duplicate_file_error(symbol, paths)
             )
             continue
-        stamp = _stamp(paths[0])
-        if stamp is not None:
-            scan.stamps[ticker] = (str(paths[0]), stamp)
-        if (
-            stamp is not None
-            and windows[ticker] is not None
-            and (landed_stamps or {}).get(str(paths[0])) == stamp
+        # Newest symbol first: the order in which files win a date they share.
+        paths = [paths[0] for paths in files.values()]
+        stamps = [_stamp(path) for path in paths]
+        scan.stamps[ticker] = [
+            (str(path), stamp) for path, stamp in zip(paths, stamps, strict=True) if stamp
+        ]
+        if windows[ticker] is not None and all(
+            stamp is not None and (landed_stamps or {}).get(str(path)) == stamp
+            for path, stamp in zip(paths, stamps, strict=True)
         ):
             scan.unchanged += 1
-        elif _worth_scanning(paths[0], stamp):
+        elif len(paths) == 1 and _worth_scanning(paths[0], stamps[0]):
             minimal[ticker] = paths[0]
         else:
-            one_by_one[ticker] = paths[0]
+            one_by_one[ticker] = paths
     scan.parsed_one_by_one = len(one_by_one)
     _parse_one_by_one(connection, one_by_one, price_source, scan)
     if minimal:
@@ -269,7 +285,7 @@ class MinimalFilesScan:
         self.scan.parsed_one_by_one += len(doubtful)
         _parse_one_by_one(
             connection,
-            {ticker: self.files[ticker] for ticker in doubtful},
+            {ticker: [self.files[ticker]] for ticker in doubtful},
             self.price_source,
             self.scan,
         )
@@ -278,15 +294,16 @@ class MinimalFilesScan:
 
 def _parse_one_by_one(
     connection: duckdb.DuckDBPyConnection,
-    files: Mapping[str, Path],
+    files: Mapping[str, Sequence[Path]],
     price_source: str,
     scan: FolderScan,
 ) -> None:
-    """The per-file parser for the files the scan does not take, appended in batches."""
+    """The per-file parser for the files the scan does not take, appended in batches.
+    ``files`` holds each ticker's files, newest symbol first."""
     batch: list[pd.DataFrame] = []
-    for ticker, path in sorted(files.items()):
+    for ticker, paths in sorted(files.items()):
         try:
-            batch.append(csv_source.read_price_csv(path, ticker))
+            batch.append(read_under_current_symbol(paths, ticker))
         except (csv_source.PriceFileError, OSError) as exc:
             scan.failed[ticker] = scan.unreadable[ticker] = str(exc)
         if len(batch) >= _FALLBACK_BATCH_FILES:
@@ -294,3 +311,17 @@ def _parse_one_by_one(
             batch = []
     if batch:
         add_fetched_frame(connection, pd.concat(batch, ignore_index=True), price_source)
+
+
+def read_under_current_symbol(paths: Sequence[Path], ticker: str) -> pd.DataFrame:
+    """A company's files (newest symbol first) as one history under ``ticker``: on a date
+    several files hold, the first file's row wins. Each file is parsed as its own symbol, so
+    a yf.download ``Ticker`` row naming the old symbol is still checked against its file name.
+    """
+    frames = [csv_source.read_price_csv(path).assign(ticker=ticker) for path in paths]
+    for frame in frames:
+        frame["ticker"] = frame["ticker"].astype("string")
+    if len(frames) == 1:
+        return frames[0]
+    merged = pd.concat(frames, ignore_index=True).drop_duplicates(subset="date", keep="first")
+    return merged.sort_values("date", kind="stable").reset_index(drop=True)

@@ -29,6 +29,13 @@ from orchestration.extract.landing import (
     scratch_database,
 )
 from orchestration.extract.schema import empty_price_frame
+from orchestration.extract.ticker_changes import (
+    current_symbols,
+    former_symbols,
+    load_ticker_changes,
+    ticker_changes_path,
+    to_current,
+)
 from orchestration.extract.universe import Company, build_universe, load_companies
 
 log = logging.getLogger(__name__)
@@ -137,13 +144,16 @@ def resolve_source(
 def resolve_universe(
     options: ExtractionOptions, source: str, companies_seed: Path
 ) -> tuple[list[Company], list[str]]:
-    """The tickers of this run: the companies seed, plus with ``all`` the source's whole list."""
+    """The tickers of this run: the companies seed, plus with ``all`` the source's whole list
+    (a file under a retired symbol counts as its company's current ticker)."""
     companies = load_companies(companies_seed)
     if options.universe == "seeds":
         return companies, []
     if source == "csv":
         assert options.csv_dir is not None
-        return build_universe(companies, csv_source.list_price_files(options.csv_dir)), []
+        renamed = current_symbols(load_ticker_changes(ticker_changes_path(companies_seed)))
+        files = csv_source.list_price_files(options.csv_dir)
+        return build_universe(companies, to_current(files, renamed)), []
     if source == "demo":
         extra = demo_source.demo_ticker_names(options.demo_tickers)
         return build_universe(companies, extra), []
@@ -247,8 +257,14 @@ def extract_prices(
             # landed are skipped.
             stamps_path = landing_dir.parent / CSV_STAMPS_FILE_NAME
             landed_stamps = {} if options.backfill else csv_scan.read_landed_stamps(stamps_path)
+            changes = load_ticker_changes(ticker_changes_path(companies_seed))
             scan = csv_scan.scan_price_folder(
-                connection, options.csv_dir, windows, source, landed_stamps
+                connection,
+                options.csv_dir,
+                windows,
+                source,
+                landed_stamps,
+                former_symbols=former_symbols(changes),
             )
             streamed = scan.streamed
         else:

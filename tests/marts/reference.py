@@ -110,8 +110,38 @@ def apply_valid_from(prices: pd.DataFrame, companies: pd.DataFrame) -> pd.DataFr
     return prices[keep].reset_index(drop=True)
 
 
+def load_ticker_changes(path: Path | None = None) -> pd.DataFrame:
+    """The ticker changes seed (old_ticker, new_ticker, effective_date, ...)."""
+    return pd.read_csv(path or SEEDS_DIR / "ticker_changes.csv", dtype=str, keep_default_na=False)
+
+
+def apply_ticker_changes(prices: pd.DataFrame, changes: pd.DataFrame) -> pd.DataFrame:
+    """Every row under its company's current ticker.
+
+    A ticker renamed old -> new (possibly several times: A -> B -> C) shows its whole history
+    under the last symbol. When files under several of the company's symbols hold the same
+    date, the row from the newest symbol is kept.
+    """
+    renamed = dict(zip(changes["old_ticker"], changes["new_ticker"], strict=True))
+
+    def current_and_age(ticker: str) -> tuple[str, int]:
+        age = 0  # how many renames ago the symbol was retired (0 = current)
+        while ticker in renamed:
+            ticker, age = renamed[ticker], age + 1
+        return ticker, age
+
+    resolved = [current_and_age(ticker) for ticker in prices["ticker"]]
+    relabelled = prices.assign(
+        ticker=[ticker for ticker, _ in resolved], _age=[age for _, age in resolved]
+    )
+    newest_first = relabelled.sort_values(["ticker", "date", "_age"], kind="stable")
+    kept = newest_first.drop_duplicates(["ticker", "date"], keep="first")
+    return kept.drop(columns="_age").reset_index(drop=True)
+
+
 def load_sample_prices(price_dir: Path, companies: pd.DataFrame | None = None) -> pd.DataFrame:
-    """Every price file of ``price_dir`` (the product's CSV parser), valid-from filter applied.
+    """Every price file of ``price_dir`` (the product's CSV parser), under the current tickers
+    of the ticker changes seed, valid-from filter applied.
 
     Columns: ticker, date (datetime64 midnight), open, high, low, close, adj_close, volume.
     Raises if any file failed to parse: the reference must see the same data as the product.
@@ -120,6 +150,7 @@ def load_sample_prices(price_dir: Path, companies: pd.DataFrame | None = None) -
     if failures:
         raise ValueError(f"price files that did not parse: {failures}")
     frame = frame.assign(ticker=frame["ticker"].astype(str))
+    frame = apply_ticker_changes(frame, load_ticker_changes())
     return apply_valid_from(frame, load_companies() if companies is None else companies)
 
 

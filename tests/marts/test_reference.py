@@ -624,10 +624,11 @@ def test_sample_miner_table_is_plausible(sample_prices: pd.DataFrame) -> None:
     assert row_of(table, "ticker", "IREN")["return_1y"] == pytest.approx(expected - 1, rel=1e-12)
     assert -0.9 < expected - 1 < 5
 
-    # Contracts visible at 2025-04-04: CORZ's three CoreWeave contracts and WULF's Core42 lease.
+    # Contracts visible at 2025-04-04: CORZ's five CoreWeave rows (June 2024, its two option
+    # exercises, October 2024, the February 2025 Denton expansion) and WULF's Core42 lease.
     pivoted = table[table["is_ai_pivoted"]]
     assert dict(zip(pivoted["ticker"], pivoted["ai_contract_count"], strict=True)) == {
-        "CORZ": 3,
+        "CORZ": 5,
         "WULF": 1,
     }
     assert math.isnan(row_of(table, "ticker", "WULF")["contracted_value_usd"])
@@ -666,14 +667,19 @@ def test_sample_event_study_and_index_are_consistent(sample_prices: pd.DataFrame
     events = ref.contract_announcement_returns(sample_prices, contracts, "2025-04-04")
     assert sorted(events["contract_id"]) == [
         "corz_coreweave_2024_06",
+        "corz_coreweave_2024_06_option",
+        "corz_coreweave_2024_08_option",
         "corz_coreweave_2024_10",
-        "corz_coreweave_2024_options",
+        "corz_coreweave_2025_02_denton",
         "glxy_coreweave_2025_03",  # counts, but GLXY has no prices: every metric NULL
         "wulf_core42_2024_12",
     ]
     # 2024-08-31 is a Saturday and Monday 2024-09-02 Labor Day: the event day is Tuesday.
-    options = row_of(events, "contract_id", "corz_coreweave_2024_options")
+    options = row_of(events, "contract_id", "corz_coreweave_2024_08_option")
     assert options["event_date"] == pd.Timestamp("2024-09-03")
+    # 2024-06-30 is a Sunday: the event day is Monday 2024-07-01.
+    first_option = row_of(events, "contract_id", "corz_coreweave_2024_06_option")
+    assert first_option["event_date"] == pd.Timestamp("2024-07-01")
 
     index = ref.pivot_index_daily(sample_prices, companies, contracts, "2025-04-04")
     # CORZ's first contract (2024-06-03, a Monday) starts the pivoted basket the next day.

@@ -13,6 +13,7 @@ renamed as (
         capex_usd,
         definition as capex_definition,
         is_uncertain,
+        notes as capex_notes,
         source_url
     from source
 )
