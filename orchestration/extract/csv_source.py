@@ -193,20 +193,6 @@ def duplicate_file_error(ticker: str, paths: list[Path]) -> PriceFileError:
     return PriceFileError(paths[1], None, f"files {names} all hold ticker {ticker}")
 
 
-def list_price_files(csv_dir: Path) -> dict[str, Path]:
-    """Ticker -> price file for every ``*.csv`` in ``csv_dir``, sorted by ticker.
-
-    Raises FileNotFoundError if the folder is missing and PriceFileError if two files map to
-    the same ticker, since choosing one of them would be a guess.
-    """
-    files: dict[str, Path] = {}
-    for ticker, paths in group_price_files(csv_dir).items():
-        if len(paths) > 1:
-            raise duplicate_file_error(ticker, paths)
-        files[ticker] = paths[0]
-    return files
-
-
 # --------------------------------------------------------------------------------------------
 # One file
 

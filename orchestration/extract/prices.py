@@ -152,7 +152,8 @@ def resolve_universe(
     if source == "csv":
         assert options.csv_dir is not None
         renamed = current_symbols(load_ticker_changes(ticker_changes_path(companies_seed)))
-        files = csv_source.list_price_files(options.csv_dir)
+        # Every ticker with a file, duplicates too: the scan fails a duplicated ticker alone.
+        files = csv_source.group_price_files(options.csv_dir)
         return build_universe(companies, to_current(files, renamed)), []
     if source == "demo":
         extra = demo_source.demo_ticker_names(options.demo_tickers)

@@ -13,7 +13,8 @@ import pytest
 
 from orchestration.extract.csv_source import (
     PriceFileError,
-    list_price_files,
+    duplicate_file_error,
+    group_price_files,
     read_price_csv,
     read_price_folder,
     ticker_from_path,
@@ -681,24 +682,24 @@ def test_ticker_from_path(name: str, ticker: str) -> None:
     assert ticker_from_path(Path("/x") / name) == ticker
 
 
-def test_list_price_files(tmp_path: Path) -> None:
+def test_group_price_files(tmp_path: Path) -> None:
     for name in ["WULF.csv", "btc-usd.csv", "IREN.CSV", "notes.txt", "IREN.csv.bak", ".HIDDEN.csv"]:
         write(tmp_path, name, "Date,Close\n2024-01-02,1\n")
     (tmp_path / "OLD.csv").mkdir()
 
-    files = list_price_files(tmp_path)
+    files = group_price_files(tmp_path)
 
     assert files == {
-        "BTC-USD": tmp_path / "btc-usd.csv",
-        "IREN": tmp_path / "IREN.CSV",
-        "WULF": tmp_path / "WULF.csv",
+        "BTC-USD": [tmp_path / "btc-usd.csv"],
+        "IREN": [tmp_path / "IREN.CSV"],
+        "WULF": [tmp_path / "WULF.csv"],
     }
     assert list(files) == sorted(files)
 
 
-def test_list_price_files_missing_folder(tmp_path: Path) -> None:
+def test_group_price_files_missing_folder(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="does not exist"):
-        list_price_files(tmp_path / "nowhere")
+        group_price_files(tmp_path / "nowhere")
     with pytest.raises(FileNotFoundError, match="nowhere"):
         read_price_folder(tmp_path / "nowhere")
 
@@ -710,11 +711,13 @@ def _make_case_twins(directory: Path) -> None:
         pytest.skip("case-insensitive file system: IREN.csv and iren.csv are one file")
 
 
-def test_list_price_files_two_files_for_one_ticker(tmp_path: Path) -> None:
+def test_two_files_for_one_ticker_are_grouped_and_named_in_the_error(tmp_path: Path) -> None:
     _make_case_twins(tmp_path)
 
-    with pytest.raises(PriceFileError, match=r"IREN.csv, iren.csv all hold ticker IREN"):
-        list_price_files(tmp_path)
+    paths = group_price_files(tmp_path)["IREN"]
+    assert [path.name for path in paths] == ["IREN.csv", "iren.csv"]
+    error = duplicate_file_error("IREN", paths)
+    assert "IREN.csv, iren.csv all hold ticker IREN" in str(error)
 
 
 def test_folder_keeps_the_good_files_when_one_is_bad(tmp_path: Path) -> None:
@@ -775,4 +778,4 @@ def test_empty_folder(tmp_path: Path) -> None:
     assert frame.empty
     assert list(frame.columns) == PRICE_COLUMNS
     assert failures == {}
-    assert list_price_files(tmp_path) == {}
+    assert group_price_files(tmp_path) == {}

@@ -271,3 +271,25 @@ def test_a_csv_file_that_failed_is_read_again_next_run(
     assert "duplicate date" in first.failed["AAA"]
     second = run(options, tmp_path, small_companies_seed, "r2", fetched_at=RUN_AT.replace(hour=23))
     assert "duplicate date" in second.failed["AAA"]  # not skipped as "unchanged"
+
+
+@pytest.mark.parametrize("universe", ["seeds", "all"])
+def test_two_files_for_one_ticker_fail_that_ticker_and_land_the_others(
+    tmp_path: Path, small_companies_seed: Path, universe: str
+) -> None:
+    folder = tmp_path / "csv"
+    folder.mkdir()
+    (folder / "IREN.csv").write_text("Date,Close\n2025-01-02,10\n")
+    (folder / "iren.csv").write_text("Date,Close\n2025-01-02,11\n")
+    if len(list(folder.iterdir())) < 2:
+        pytest.skip("case-insensitive file system: IREN.csv and iren.csv are one file")
+    for ticker in ("BTC-USD", "QQQ", "ZZZZ"):
+        (folder / f"{ticker}.csv").write_text("Date,Close\n2025-01-02,5\n2025-01-03,6\n")
+    options = ExtractionOptions(
+        source="csv", csv_dir=folder, universe=universe, max_failed_share=1.0
+    )
+    report = run(options, tmp_path, small_companies_seed)
+    assert set(report.failed) == {"IREN"}
+    assert "IREN.csv, iren.csv all hold ticker IREN" in report.failed["IREN"]
+    landed = {"BTC-USD": 2, "QQQ": 2} | ({"ZZZZ": 2} if universe == "all" else {})
+    assert report.rows_landed_by_ticker == landed
