@@ -29,9 +29,14 @@ def pivot_index_chart(context: dg.AssetExecutionContext) -> dg.MaterializeResult
             "select date, basket, index_level from marts.miner_pivot_index_daily"
         ).df()
         announcements = warehouse.sql(
-            "select ticker, event_date from marts.fct_contract_announcement_returns"
+            "select ticker, counterparty, event_date from marts.fct_contract_announcement_returns"
         ).df()
-        sources = warehouse.sql("select distinct price_source from marts.fct_daily_prices").df()
+        sources = warehouse.sql(
+            "select distinct price_source from marts.fct_daily_prices order by 1"
+        ).df()
+        (as_of,) = warehouse.execute(
+            "select as_of_date from intermediate.int_as_of_date"
+        ).fetchone()
     is_demo = "demo" in set(sources["price_source"])
     if index.empty:
         # A universe without every basket (say, a market-wide export with no curated ticker)
@@ -39,9 +44,13 @@ def pivot_index_chart(context: dg.AssetExecutionContext) -> dg.MaterializeResult
         reason = "no chart: miner_pivot_index_daily is empty (no date on which every basket has a return)"
         context.log.warning(reason)
         return dg.MaterializeResult(metadata={"chart": dg.MetadataValue.text(reason)})
-    note = " (DEMO: synthetic prices)" if is_demo else ""
     path = render_pivot_index_chart(
-        index, announcements, paths.charts / "miner_pivot_index_daily.png", title_note=note
+        index,
+        announcements,
+        paths.charts / "miner_pivot_index_daily.png",
+        as_of=str(as_of),
+        price_sources=", ".join(sources["price_source"]),
+        is_demo=is_demo,
     )
     context.log.info(f"wrote {path}")
     return dg.MaterializeResult(
