@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from orchestration.extract.assets import extract_job, landed_prices, weekday_after_close_schedule
+from orchestration.extract.assets import extract_job, landed_prices
 from orchestration.quality.assets import published_marts
 from orchestration.quality.audit import price_audit
 from orchestration.quality.checks import warehouse_suites
@@ -15,6 +15,19 @@ everything_job = dg.define_asset_job(
     name="hashpivot_all",
     selection=dg.AssetSelection.all(),
     description="Land prices, then build, check and publish everything downstream.",
+)
+
+# US markets close at 16:00 New York time; Yahoo's daily bars settle shortly after. Stopped
+# until someone turns it on (the UI's Automation page, or `dagster schedule start`): a fresh
+# checkout should not start calling Yahoo on its own.
+weekday_after_close_schedule = dg.ScheduleDefinition(
+    name="weekday_after_us_close",
+    cron_schedule="30 18 * * 1-5",
+    execution_timezone="America/New_York",
+    job=everything_job,
+    default_status=dg.DefaultScheduleStatus.STOPPED,
+    description="Every weekday at 18:30 New York time: run hashpivot_all (land new prices, "
+    "rebuild, check and publish).",
 )
 
 defs = dg.Definitions(

@@ -182,3 +182,21 @@ def test_the_audit_is_an_asset_whose_ledger_gates_the_warehouse() -> None:
     ).parent_keys
     critical = dg.AssetCheckKey(accepted, "gx_raw_prices_critical")
     assert graph.get_check_spec(critical).blocking
+
+
+def test_the_schedule_runs_the_whole_job() -> None:
+    schedule = defs.resolve_schedule_def("weekday_after_us_close")
+    assert schedule.job_name == "hashpivot_all"
+    assert schedule.default_status == dg.DefaultScheduleStatus.STOPPED
+
+
+def test_descriptions_survive_markdown() -> None:
+    """The UI renders descriptions as Markdown: a bare <data dir> would vanish as an HTML tag."""
+    import re
+
+    graph = defs.resolve_asset_graph()
+    descriptions = [graph.get(key).description or "" for key in graph.get_all_asset_keys()]
+    descriptions += [graph.get_check_spec(key).description or "" for key in graph.asset_check_keys]
+    for description in descriptions:
+        outside_code = re.sub(r"`[^`]*`", "", description)
+        assert not re.search(r"<[a-z][^>]*>", outside_code), description

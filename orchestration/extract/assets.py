@@ -69,7 +69,7 @@ def extraction_options(config: PriceExtractionConfig, environ=None) -> "Extracti
     description=(
         "Daily OHLCV prices of the ticker universe (the companies seed, or every ticker of the "
         "source with universe 'all'), landed as immutable Parquet files under "
-        "<data dir>/landing/prices/. Source: yfinance, a CSV folder, or labelled demo data. "
+        "`<data dir>/landing/prices/`. Source: yfinance, a CSV folder, or labelled demo data. "
         "Only new or revised rows are landed; the warehouse derives its raw price table from "
         "these files, latest fetch winning per ticker and date."
     ),
@@ -166,13 +166,4 @@ extract_job = dg.define_asset_job(
     name="extract_prices_job",
     selection=dg.AssetSelection.groups("extract"),
     description="Land the latest prices only.",
-)
-
-# US markets close at 16:00 New York time; Yahoo's daily bars settle shortly after.
-weekday_after_close_schedule = dg.ScheduleDefinition(
-    name="weekday_after_us_close",
-    cron_schedule="30 18 * * 1-5",
-    execution_timezone="America/New_York",
-    target=dg.AssetSelection.all(),
-    description="Every weekday at 18:30 New York time: land new prices and rebuild everything.",
 )

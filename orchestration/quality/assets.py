@@ -68,8 +68,8 @@ def required_checks() -> list[str]:
     kinds={"duckdb", "parquet"},
     deps=PUBLISH_DEPS,
     description=(
-        "The validated marts, copied atomically to <data dir>/published/marts.duckdb and "
-        "<data dir>/published/parquet/<mart>.parquet for BI tools, with a _published_runs "
+        "The validated marts, copied atomically to `<data dir>/published/marts.duckdb` and "
+        "`<data dir>/published/parquet/<mart>.parquet` for BI tools, with a _published_runs "
         "table. Runs only when every blocking check of this run passed; otherwise the previous "
         "published files stay exactly as they were."
     ),

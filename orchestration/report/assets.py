@@ -16,7 +16,7 @@ ANNOUNCEMENTS_MART = dg.AssetKey(["marts", "fct_contract_announcement_returns"])
     description=(
         "PNG chart of marts.miner_pivot_index_daily, one line per basket, with the contract "
         "announcements of marts.fct_contract_announcement_returns marked. Written to "
-        "<data dir>/charts/miner_pivot_index_daily.png and shown in this asset's metadata."
+        "`<data dir>/charts/miner_pivot_index_daily.png` and shown in this asset's metadata."
     ),
 )
 def pivot_index_chart(context: dg.AssetExecutionContext) -> dg.MaterializeResult:

@@ -8,7 +8,7 @@ import hashlib
 import json
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -223,15 +223,48 @@ def build_dbt_assets() -> dg.AssetsDefinition:
                 "dbt build --full-refresh: the dbt project files or vars differ from the last "
                 "successful build's (or none is recorded), so incremental models are rebuilt."
             )
-        yield from dbt.cli(
-            pipeline_build_args(vars_, full_refresh=full_refresh), context=context
-        ).stream()
-        # stream() raised if dbt failed: only a build that succeeded is recorded, and only a
-        # build of every dbt asset (a subset leaves the rest of the warehouse as it was).
+        # The events are held until dbt has finished: only then can the warehouse be opened to
+        # read each table's row count and column types (table_metadata.py says why).
+        events, failure = [], None
+        try:
+            events.extend(
+                dbt.cli(
+                    pipeline_build_args(vars_, full_refresh=full_refresh), context=context
+                ).stream()
+            )
+        except Exception as error:  # dbt failed: what it built and checked is still reported
+            failure = error
+        yield from with_table_metadata(events, warehouse, context)
+        if failure is not None:
+            raise failure
+        # Only a build that succeeded is recorded, and only a build of every dbt asset (a
+        # subset leaves the rest of the warehouse as it was).
         if not context.is_subset:
             record_successful_build(warehouse, fingerprint)
 
     return hashpivot_dbt_assets
+
+
+def with_table_metadata(
+    events: list[Any], warehouse: Path, context: dg.AssetExecutionContext
+) -> Iterator[Any]:
+    """The dbt events, each materialization with its table's row count and typed columns."""
+    import duckdb
+
+    from orchestration.transform.table_metadata import column_descriptions, table_metadata
+
+    if not warehouse.exists():
+        yield from events
+        return
+    with duckdb.connect(str(warehouse), read_only=True) as connection:
+        for event in events:
+            if isinstance(event, dg.Output):
+                key = context.asset_key_for_output(event.output_name)
+                spec = context.assets_def.specs_by_key[key]
+                schema, name = key.path[0], key.path[-1]
+                extra = table_metadata(connection, schema, name, column_descriptions(spec.metadata))
+                event = event.with_metadata({**event.metadata, **extra})
+            yield event
 
 
 def dbt_resource() -> DbtCliResource:
