@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 
+from orchestration.catalog import annotate
 from orchestration.extract.assets import extract_job, landed_prices
 from orchestration.quality.assets import published_marts
 from orchestration.quality.audit import price_audit
@@ -31,7 +32,10 @@ weekday_after_close_schedule = dg.ScheduleDefinition(
 )
 
 defs = dg.Definitions(
-    assets=[landed_prices, price_audit, build_dbt_assets(), pivot_index_chart, published_marts],
+    assets=dg.map_asset_specs(
+        annotate,
+        [landed_prices, price_audit, build_dbt_assets(), pivot_index_chart, published_marts],
+    ),
     asset_checks=[warehouse_suites],
     jobs=[everything_job, extract_job],
     schedules=[weekday_after_close_schedule],

@@ -200,3 +200,21 @@ def test_descriptions_survive_markdown() -> None:
     for description in descriptions:
         outside_code = re.sub(r"`[^`]*`", "", description)
         assert not re.search(r"<[a-z][^>]*>", outside_code), description
+
+
+def test_every_asset_has_owners_a_domain_and_a_freshness_policy() -> None:
+    from orchestration.catalog import SEED_FRESHNESS
+
+    graph = defs.resolve_asset_graph()
+    for key in graph.get_all_asset_keys():
+        node = graph.get(key)
+        assert node.owners, key
+        assert all(owner.startswith("team:") for owner in node.owners), key
+        assert node.tags.get("domain") in {"prices", "contracts", "capex", "reference"}, key
+        assert node.freshness_policy is not None, key
+    seed = graph.get(dg.AssetKey(["seeds", "companies"]))
+    assert seed.freshness_policy == SEED_FRESHNESS
+    assert (
+        graph.get(dg.AssetKey(["marts", "hyperscaler_capex_quarterly"])).tags["domain"] == "capex"
+    )
+    assert graph.get(dg.AssetKey(["quality", "ledger_accepted"])).tags["domain"] == "prices"
