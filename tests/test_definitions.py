@@ -218,3 +218,16 @@ def test_every_asset_has_owners_a_domain_and_a_freshness_policy() -> None:
         graph.get(dg.AssetKey(["marts", "hyperscaler_capex_quarterly"])).tags["domain"] == "capex"
     )
     assert graph.get(dg.AssetKey(["quality", "ledger_accepted"])).tags["domain"] == "prices"
+
+
+def test_every_check_says_what_it_asserts() -> None:
+    graph = defs.resolve_asset_graph()
+    specs = {key: graph.get_check_spec(key) for key in graph.asset_check_keys}
+    assert all(spec.description for spec in specs.values()), [
+        key.name for key, spec in specs.items() if not spec.description
+    ]
+    unique_prices = next(
+        spec for key, spec in specs.items()
+        if key.name.startswith("unique_combination_of_columns_fct_daily_prices")
+    )  # fmt: skip
+    assert unique_prices.description == "dbt test: one row per (ticker, date)"

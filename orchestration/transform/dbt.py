@@ -85,11 +85,45 @@ class HashpivotDbtTranslator(DagsterDbtTranslator):
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
         return group_for_layer(dbt_resource_props)
 
+    def get_asset_check_spec(
+        self,
+        asset_spec: dg.AssetSpec,
+        manifest: Mapping[str, Any],
+        unique_id: str,
+        project: DbtProject | None,
+    ) -> dg.AssetCheckSpec | None:
+        """dagster-dbt's check spec, with a description saying what the dbt test asserts
+        (dbt data tests have none unless written by hand)."""
+        spec = super().get_asset_check_spec(asset_spec, manifest, unique_id, project)
+        if spec is None or spec.description:
+            return spec
+        return spec._replace(description=describe_dbt_test(manifest["nodes"][unique_id]))
+
     def get_code_version(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
         if dbt_resource_props["resource_type"] == "seed":
             seed_file = DBT_PROJECT_DIR / dbt_resource_props["original_file_path"]
             return hashlib.sha256(seed_file.read_bytes()).hexdigest()[:16]
         return super().get_code_version(dbt_resource_props)
+
+
+def describe_dbt_test(node: Mapping[str, Any]) -> str:
+    """What a dbt data test asserts, in words, from its test metadata."""
+    test = node.get("test_metadata") or {}
+    name = test.get("name") or node.get("name", "test")
+    arguments = test.get("kwargs") or {}
+    column = arguments.get("column_name")
+    columns = arguments.get("columns") or ([column] if column else [])
+    on = ", ".join(str(c) for c in columns)
+    phrases = {
+        "unique": f"{on} is unique",
+        "not_null": f"{on} is never null",
+        "not_null_columns": f"no null in {on}",
+        "unique_combination_of_columns": f"one row per ({on})",
+        "accepted_values": f"{on} is one of {arguments.get('values')}",
+        "relationships": f"every {on} exists in {arguments.get('to')}.{arguments.get('field')}",
+        "calendar_quarter_end": f"{on} is the last day of a calendar quarter",
+    }
+    return f"dbt test: {phrases.get(name, name.replace('_', ' '))}"
 
 
 def dbt_vars() -> dict[str, str]:
