@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from orchestration import settings
+from orchestration.atomic import write_text_replacing
 from orchestration.console import StepProgress, output_to_log
 from orchestration.paths import DATA_DIR_ENV, DataPaths, data_paths
 
@@ -66,13 +67,28 @@ def export_options(arguments: argparse.Namespace, environ: dict[str, str]) -> No
     environ[DATA_DIR_ENV] = str(data_paths(environ.get(DATA_DIR_ENV)).root)
 
 
+# The Dagster instance of a data dir: no telemetry, no sign-up dialog in the UI, and runs that
+# the UI or the schedule launch queue one at a time (the warehouse has a single writer).
+DAGSTER_INSTANCE_CONFIG = """\
+telemetry:
+  enabled: false
+nux:
+  enabled: false
+concurrency:
+  runs:
+    max_concurrent_runs: 1
+"""
+
+
 def prepare_dagster_home(paths: DataPaths, environ: dict[str, str]) -> Path:
-    """DAGSTER_HOME under the data dir (unless set), with telemetry off."""
+    """DAGSTER_HOME under the data dir (unless set), with hashpivot's instance settings (a
+    dagster.yaml written by hashpivot is brought up to date; one written by hand is kept)."""
     home = Path(environ.setdefault("DAGSTER_HOME", str(paths.dagster_home)))
     home.mkdir(parents=True, exist_ok=True)
     config = home / "dagster.yaml"
-    if not config.exists():
-        config.write_text("telemetry:\n  enabled: false\n")
+    ours = not config.exists() or config.read_text().startswith("telemetry:\n  enabled: false\n")
+    if ours and (not config.exists() or config.read_text() != DAGSTER_INSTANCE_CONFIG):
+        write_text_replacing(config, DAGSTER_INSTANCE_CONFIG)
     return home
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import os
 import subprocess
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -64,7 +65,20 @@ def test_dagster_home_goes_under_the_data_dir(tmp_path: Path) -> None:
     home = prepare_dagster_home(data_paths(tmp_path), environ)
     assert home == tmp_path.resolve() / "dagster_home"
     assert environ["DAGSTER_HOME"] == str(home)
-    assert "telemetry" in (home / "dagster.yaml").read_text()
+    config = (home / "dagster.yaml").read_text()
+    assert "telemetry:\n  enabled: false" in config
+    assert "nux:\n  enabled: false" in config  # no sign-up dialog over the UI
+    assert "max_concurrent_runs: 1" in config  # launched runs queue: one writer at a time
+    import dagster as dg
+
+    environ_before = dict(os.environ)
+    os.environ["DAGSTER_HOME"] = str(home)
+    try:
+        instance = dg.DagsterInstance.get()  # the file is a valid instance config
+        assert not instance.telemetry_enabled
+    finally:
+        os.environ.clear()
+        os.environ.update(environ_before)
 
 
 def test_summary_lists_sources_failures_and_warnings() -> None:
