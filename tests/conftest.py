@@ -85,4 +85,20 @@ def published_run(tmp_path_factory: pytest.TempPathFactory) -> PublishedRun:
     assert "dbt" in logged
     assert "STEP_SUCCESS" in logged
     assert "STEP_SUCCESS" not in result.stdout + result.stderr
+    assert_recorded_like_a_launched_run(root / "data")
     return PublishedRun(root / "data", csv_dir, exports)
+
+
+def assert_recorded_like_a_launched_run(data_dir: Path) -> None:
+    """The CLI's run is in the data dir's Dagster instance with its tags and the code location
+    the UI loads, which is what puts it on the UI's Overview timeline."""
+    import dagster as dg
+
+    with dg.DagsterInstance.from_config(str(data_dir / "dagster_home")) as instance:
+        (run,) = instance.get_runs()
+    assert run.status == dg.DagsterRunStatus.SUCCESS
+    assert run.tags["hashpivot/started_by"] == "hashpivot run"
+    assert run.tags["hashpivot/source"] == "csv"
+    assert run.tags["hashpivot/demo_prices"] == "false"
+    location = run.remote_job_origin.repository_origin.code_location_origin.location_name
+    assert (location, run.job_name) == ("orchestration.definitions", "hashpivot_all")

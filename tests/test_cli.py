@@ -243,3 +243,14 @@ def test_a_folder_with_the_new_symbols_file_lands_with_no_failure_and_the_mart_s
     assert close == pytest.approx(keel_closes[last_day])
     assert "KEEL" in tickers
     assert "BITF" not in tickers
+
+
+def test_cli_runs_name_the_code_location_the_ui_loads() -> None:
+    import yaml
+
+    from orchestration.cli import DEFINITIONS_MODULE, JOB_NAME
+    from orchestration.definitions import defs
+
+    workspace = yaml.safe_load((Path(__file__).parents[1] / "workspace.yaml").read_text())
+    assert workspace["load_from"][0]["python_module"]["module_name"] == DEFINITIONS_MODULE
+    assert defs.resolve_job_def(JOB_NAME) is not None
