@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import os
 import sys
 import traceback
@@ -126,7 +127,7 @@ def _execute(run_id: str, terminal):
     instance = dg.DagsterInstance.get()
     with StepProgress(instance, run_id, terminal).following():
         result = execute_as_launched(instance, run_id, run_tags())
-    extraction = _materialization_metadata(result, "landed_prices")
+    extraction = extraction_report(result)
     if extraction:  # known only once the source has been chosen (auto may fall back to demo)
         is_demo = extraction["price_source"].startswith("demo")
         instance.add_run_tags(run_id, {"hashpivot/demo_prices": str(is_demo).lower()})
@@ -195,7 +196,7 @@ def format_summary(
     if not result.success:
         lines += failure_lines(result, log_path)
     lines.append(f"hashpivot run {result.run_id}: {'SUCCEEDED' if result.success else 'FAILED'}")
-    extraction = _materialization_metadata(result, "landed_prices")
+    extraction = extraction_report(result)
     if extraction:
         lines += _extraction_lines(extraction, verbose=verbose)
     for step_key, message in _step_failures(result):
@@ -352,6 +353,14 @@ def _extraction_lines(metadata: dict, verbose: bool = False) -> list[str]:
     if metadata["warnings"] != "none":
         lines += ["  WARNING " + line.strip("-* ") for line in metadata["warnings"].splitlines()]
     return lines
+
+
+def extraction_report(result) -> dict | None:
+    """The extraction's whole report (every ticker), from the file its asset wrote."""
+    metadata = _materialization_metadata(result, "landed_prices")
+    if not metadata:
+        return None
+    return json.loads(Path(metadata["report"]).read_text())
 
 
 def _materialization_metadata(result, asset_name: str) -> dict | None:

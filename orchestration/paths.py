@@ -123,6 +123,10 @@ class DataPaths:
         """Dagster's and dbt's full output of each `hashpivot run`, one file per run id."""
         return self.root / "logs"
 
+    def run_report(self, run_id: str) -> Path:
+        """What a run's extraction did, whole (every ticker), for `hashpivot run`'s summary."""
+        return self.logs / f"{run_id}.extraction.json"
+
     @property
     def dagster_home(self) -> Path:
         return self.root / "dagster_home"

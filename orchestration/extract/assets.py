@@ -1,11 +1,14 @@
 """Dagster wiring of the price extraction: the ``landed_prices`` asset and its schedule."""
 
+import json
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import dagster as dg
 
 from orchestration import settings
+from orchestration.atomic import write_text_replacing
 from orchestration.extract.universe import OTHER_SEGMENT
 from orchestration.paths import COMPANIES_SEED, data_paths
 
@@ -110,8 +113,10 @@ def landed_prices(
         context.log.warning(warning)
     for ticker, reason in report.failed.items():
         context.log.warning(f"{ticker} failed: {reason}")
+    report_file = paths.run_report(context.run_id)
+    write_text_replacing(report_file, json.dumps(extraction_summary(report), default=str))
     return dg.MaterializeResult(
-        metadata=report_metadata(report), check_results=[readability_check(report)]
+        metadata=report_metadata(report, report_file), check_results=[readability_check(report)]
     )
 
 
@@ -133,33 +138,94 @@ def readability_check(report: "ExtractionReport") -> dg.AssetCheckResult:
     )
 
 
-def report_metadata(report: "ExtractionReport") -> dict[str, dg.MetadataValue]:
-    """Asset metadata: counts, date range, source per ticker, failures and a preview."""
+# Rows of each table in the asset's metadata: a market-wide universe has thousands of tickers,
+# which the UI should summarise, not list (the full lists are in the run's report file).
+METADATA_TABLE_ROWS = 20
+EXAMPLE_TICKERS = 10
+
+
+def extraction_summary(report: "ExtractionReport") -> dict[str, object]:
+    """Everything a run's summary needs, whole (every ticker): written to the run's report
+    file, which `hashpivot run` reads."""
     return {
-        "price_source": dg.MetadataValue.text(
+        "price_source": (
             report.source if report.source != "demo" else "demo (SYNTHETIC prices, not market data)"
         ),
+        "requested_source": report.requested_source,
+        "source_by_ticker": report.source_by_ticker,
+        "rows_fetched": report.rows_fetched if report.rows_fetched is not None else "streamed",
+        "rows_landed": report.rows_landed,
+        "first_date_landed": str(report.first_date or "-"),
+        "last_date_landed": str(report.last_date or "-"),
+        "failed_tickers": report.failed,
+        "warnings": "\n".join(f"- **{w}**" for w in report.warnings) or "none",
+    }
+
+
+def _table(columns: list[tuple[str, str]], rows: list[dict]) -> dg.MetadataValue:
+    schema = dg.TableSchema(columns=[dg.TableColumn(name, kind) for name, kind in columns])
+    return dg.MetadataValue.table([dg.TableRecord(row) for row in rows], schema=schema)
+
+
+def report_metadata(report: "ExtractionReport", report_file: Path) -> dict[str, dg.MetadataValue]:
+    """Asset metadata: counts, date range, tickers per source, failures and a preview, each
+    list bounded; the whole report is in ``report_file``."""
+    summary = extraction_summary(report)
+    by_source: dict[str, list[str]] = {}
+    for ticker, source in sorted(report.source_by_ticker.items()):
+        by_source.setdefault(source, []).append(ticker)
+    largest = sorted(report.rows_landed_by_ticker.items(), key=lambda item: -item[1])
+    metadata: dict[str, dg.MetadataValue] = {
+        "price_source": dg.MetadataValue.text(str(summary["price_source"])),
         "requested_source": dg.MetadataValue.text(report.requested_source),
-        "warnings": dg.MetadataValue.md("\n".join(f"- **{w}**" for w in report.warnings) or "none"),
+        "warnings": dg.MetadataValue.md(str(summary["warnings"])),
         "notes": dg.MetadataValue.md("\n".join(f"- {note}" for note in report.notes) or "none"),
         "universe_size": dg.MetadataValue.int(len(report.universe)),
-        "rows_fetched": dg.MetadataValue.text(
-            str(report.rows_fetched) if report.rows_fetched is not None else "streamed"
-        ),
+        "rows_fetched": dg.MetadataValue.text(str(summary["rows_fetched"])),
         "rows_landed": dg.MetadataValue.int(report.rows_landed),
-        "first_date_landed": dg.MetadataValue.text(str(report.first_date or "-")),
-        "last_date_landed": dg.MetadataValue.text(str(report.last_date or "-")),
-        "source_by_ticker": dg.MetadataValue.json(report.source_by_ticker),
-        "rows_landed_by_ticker": dg.MetadataValue.json(report.rows_landed_by_ticker),
-        "failed_tickers": dg.MetadataValue.json(report.failed),
+        "first_date_landed": dg.MetadataValue.text(str(summary["first_date_landed"])),
+        "last_date_landed": dg.MetadataValue.text(str(summary["last_date_landed"])),
+        "tickers_by_source": _table(
+            [("source", "string"), ("tickers", "int"), ("examples", "string")],
+            [
+                {
+                    "source": source,
+                    "tickers": len(tickers),
+                    "examples": " ".join(tickers[:EXAMPLE_TICKERS])
+                    + (
+                        f" ... and {len(tickers) - EXAMPLE_TICKERS} more"
+                        if len(tickers) > EXAMPLE_TICKERS
+                        else ""
+                    ),
+                }
+                for source, tickers in by_source.items()
+            ],
+        ),
+        "tickers_landed": dg.MetadataValue.int(len(report.rows_landed_by_ticker)),
+        "largest_landings": _table(
+            [("ticker", "string"), ("rows", "int")],
+            [{"ticker": t, "rows": n} for t, n in largest[:METADATA_TABLE_ROWS]],
+        ),
         "failed_count": dg.MetadataValue.int(len(report.failed)),
-        "landing_files": dg.MetadataValue.json([str(path) for path in report.landing_files]),
+        "report": dg.MetadataValue.path(str(report_file)),
+        "landing_files": dg.MetadataValue.md(
+            "\n".join(f"- `{path.name}`" for path in report.landing_files) or "none (nothing new)"
+        ),
         "preview": dg.MetadataValue.md(
             report.preview.to_markdown(index=False)
             if not report.preview.empty
             else "nothing new landed"
         ),
     }
+    if report.failed:
+        metadata["failed_tickers"] = _table(
+            [("ticker", "string"), ("reason", "string")],
+            [
+                {"ticker": t, "reason": r}
+                for t, r in sorted(report.failed.items())[:METADATA_TABLE_ROWS]
+            ],
+        )
+    return metadata
 
 
 extract_job = dg.define_asset_job(
