@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -71,6 +72,7 @@ class StepProgress:
         self._rows: dict[str, int] = {}
         self._materialized: dict[str, int] = {}
         self._checks: dict[str, int] = {}
+        self._started: dict[str, float] = {}  # running step -> its start time
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._follow, daemon=True)
         self.lines: list[str] = []
@@ -89,13 +91,16 @@ class StepProgress:
         while not self._stop.wait(POLL_SECONDS):
             try:
                 self.poll()
-            except Exception:
+            except Exception:  # the run is not created yet, or SQLite was busy: next poll
                 continue
+            for step in list(self._started):  # the running step's clock, on a terminal
+                self._show_live(step)
 
     def poll(self) -> None:
         from dagster import DagsterEventType
 
         wanted = {
+            DagsterEventType.STEP_START,
             DagsterEventType.STEP_SUCCESS,
             DagsterEventType.STEP_FAILURE,
             DagsterEventType.STEP_SKIPPED,
@@ -106,12 +111,17 @@ class StepProgress:
             self.run_id, cursor=self._cursor, of_type=wanted
         )
         for record in connection.records:
-            self._handle(record.event_log_entry.dagster_event)
+            entry = record.event_log_entry
+            self._handle(entry.dagster_event, entry.timestamp)
         self._cursor = connection.cursor
 
-    def _handle(self, event: Any) -> None:
+    def _handle(self, event: Any, timestamp: float) -> None:
         step = event.step_key or "run"
         kind = event.event_type_value
+        if kind == "STEP_START":
+            self._started[step] = timestamp
+        elif kind in ("STEP_SUCCESS", "STEP_FAILURE", "STEP_SKIPPED"):
+            self._started.pop(step, None)
         if kind == "ASSET_MATERIALIZATION":
             self._materialized[step] = self._materialized.get(step, 0) + 1
             metadata = event.event_specific_data.materialization.metadata
@@ -143,8 +153,11 @@ class StepProgress:
         return ", ".join(parts)
 
     def _show_live(self, step: str) -> None:
-        if self.live:  # one line rewritten in place: dbt's nodes, the audit's checks
-            self.out.write(f"\r  {step:<28} ... {self._counts(step)}\033[K")
+        """One line rewritten in place while a step runs: its clock and what it has done."""
+        if self.live:
+            started = self._started.get(step)
+            clock = f"{time.time() - started:5.0f} s" if started else "   ..."
+            self.out.write(f"\r  {step:<28} {clock:>8}  {self._counts(step)}\033[K")
             self.out.flush()
 
     def _print(self, step: str, status: str, detail: str, colour: str) -> None:

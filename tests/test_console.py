@@ -80,3 +80,28 @@ def test_colour_only_on_a_terminal(monkeypatch) -> None:
     assert not use_colour(Terminal())
     assert paint("x", "red", enabled=False) == "x"
     assert paint("x", "red", enabled=True) == "\033[31mx\033[0m"
+
+
+def test_on_a_terminal_the_running_step_shows_a_clock_then_its_line() -> None:
+    import time
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    @dg.asset
+    def slow_prices():
+        time.sleep(1.6)  # long enough for the follower to redraw the clock a few times
+        return dg.MaterializeResult(metadata={"rows_landed": 7})
+
+    instance = dg.DagsterInstance.ephemeral()
+    out = Terminal()
+    run_id = str(uuid.uuid4())
+    with StepProgress(instance, run_id, out).following():
+        job = dg.define_asset_job("all").resolve(
+            asset_graph=dg.Definitions(assets=[slow_prices]).resolve_asset_graph()
+        )
+        job.execute_in_process(instance=instance, run_id=run_id)
+    text = out.getvalue()
+    assert "\r  slow_prices" in text  # redrawn in place while it ran
+    assert text.rstrip().endswith("7 rows\x1b[0m")  # then the finished line, in colour
