@@ -124,6 +124,9 @@ def assert_failed_and_nothing_published(
     assert "FAILED" in result.stdout
     assert "published: NO" in result.stdout
     assert expected in result.stdout, result.stdout[-4000:]
+    # The first line after the step lines says what failed, before the rest of the summary.
+    after_steps = next(line for line in result.stdout.splitlines()[1:] if not line.startswith("  "))
+    assert after_steps.startswith("FAILED"), result.stdout[-4000:]
     assert published_fingerprint(published) == before, "the published copy changed"
     assert "Traceback" not in result.stdout, output[-3000:]
 
