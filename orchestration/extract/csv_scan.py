@@ -20,7 +20,6 @@ one by one and merged, the file under the newer symbol winning on a date both ho
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -30,6 +29,7 @@ import duckdb
 import pandas as pd
 import pyarrow as pa
 
+from orchestration.atomic import write_text_replacing
 from orchestration.extract import csv_source
 from orchestration.extract.landing import (
     add_fetched_frame,
@@ -111,9 +111,7 @@ def read_landed_stamps(path: Path) -> dict[str, FileStamp]:
 def write_landed_stamps(path: Path, stamps: Mapping[str, FileStamp]) -> None:
     """Record the stamps of the files whose rows are landed, replacing the previous record
     whole (a cache of what is known landed, not landing data: rewriting it loses nothing)."""
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    temporary.write_text(json.dumps(dict(sorted(stamps.items()))))
-    os.replace(temporary, path)
+    write_text_replacing(path, json.dumps(dict(sorted(stamps.items()))))
 
 
 def has_minimal_header(path: Path) -> bool:

@@ -27,6 +27,8 @@ import pandas as pd
 import pyarrow as pa
 
 from orchestration import settings
+from orchestration.atomic import fsync_directory, fsync_file
+from orchestration.atomic import temporary_path as temporary_file
 from orchestration.extract.demo_source import DEMO_SOURCE
 from orchestration.extract.schema import PRICE_COLUMNS, VALUE_COLUMNS
 
@@ -343,8 +345,8 @@ def _write_once(
     final_path = landing_dir / landing_file_name(fetched_at, price_source, run_id)
     if final_path.exists():
         raise FileExistsError(f"landing file {final_path} exists already; landing is append-only")
-    temporary_path = landing_dir / f".{final_path.name}.{os.getpid()}.tmp"
-    first_draft = landing_dir / f".{final_path.name}.{os.getpid()}.draft.tmp"
+    temporary_path = temporary_file(final_path)
+    first_draft = temporary_file(final_path, ".draft")
     try:
         connection.execute("set timezone = 'UTC'")
         _copy(connection, select, first_draft if vet else temporary_path)
@@ -361,10 +363,10 @@ def _write_once(
         batch = _describe_batch(connection, temporary_path)
         if not batch.rows:
             return LandedBatch()
-        _fsync_file(temporary_path)
+        fsync_file(temporary_path)
         # link() never replaces an existing file, unlike rename(): a landed file stays immutable.
         os.link(temporary_path, final_path)
-        _fsync_directory(landing_dir)
+        fsync_directory(landing_dir)
     finally:
         temporary_path.unlink(missing_ok=True)
         first_draft.unlink(missing_ok=True)
@@ -441,16 +443,3 @@ def create_temp_table(connection: duckdb.DuckDBPyConnection, name: str, rows: pa
 
 def _utc_iso(moment: datetime) -> str:
     return pd.Timestamp(moment).tz_convert("UTC").isoformat()
-
-
-def _fsync_file(path: Path) -> None:
-    with path.open("rb") as handle:
-        os.fsync(handle.fileno())
-
-
-def _fsync_directory(directory: Path) -> None:
-    descriptor = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)

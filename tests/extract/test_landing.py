@@ -90,7 +90,7 @@ def test_a_write_that_fails_midway_leaves_no_landed_file(tmp_path: Path, monkeyp
         assert Path(path).stat().st_size > 0  # the temporary file was written
         raise OSError("disk full")
 
-    monkeypatch.setattr(landing, "_fsync_file", crash_before_the_file_is_durable)
+    monkeypatch.setattr(landing, "fsync_file", crash_before_the_file_is_durable)
     with pytest.raises(OSError, match="disk full"):
         write_landing_file(
             demo_rows(), tmp_path, price_source="demo", run_id="r", fetched_at=FETCHED_AT
@@ -114,7 +114,7 @@ def test_a_run_killed_mid_landing_leaves_nothing_a_later_run_reads(tmp_path: Pat
             Path({str(marker)!r}).touch()
             time.sleep(600)
 
-        landing._fsync_file = hang_before_linking
+        landing.fsync_file = hang_before_linking
         frame = generate_demo_prices(["IREN"], date(2025, 1, 1), date(2025, 3, 1))
         landing.write_landing_file(
             frame, Path({str(tmp_path / "landing")!r}), price_source="demo", run_id="killed",
