@@ -196,20 +196,6 @@ AUDIT_CHUNK_ROWS = Setting(
     on_cli=False,
 )
 
-SETTINGS: tuple[Setting, ...] = (
-    PRICE_SOURCE,
-    CSV_DIR,
-    START,
-    END,
-    UNIVERSE,
-    DEMO_TICKERS,
-    MAX_FAILED_SHARE,
-    AS_OF,
-    DATA_DIR,
-    MAX_QUARANTINE_SHARE,
-    DUCKDB_MEMORY_LIMIT,
-    AUDIT_CHUNK_ROWS,
-)
 # The settings of the price extraction: also fields of the `landed_prices` launchpad config.
 EXTRACTION_SETTINGS: tuple[Setting, ...] = (
     PRICE_SOURCE,
@@ -219,6 +205,14 @@ EXTRACTION_SETTINGS: tuple[Setting, ...] = (
     UNIVERSE,
     DEMO_TICKERS,
     MAX_FAILED_SHARE,
+)
+SETTINGS: tuple[Setting, ...] = (
+    *EXTRACTION_SETTINGS,
+    AS_OF,
+    DATA_DIR,
+    MAX_QUARANTINE_SHARE,
+    DUCKDB_MEMORY_LIMIT,
+    AUDIT_CHUNK_ROWS,
 )
 
 
