@@ -296,6 +296,15 @@ def extract_prices(
         report.rows_landed_by_ticker = batch.rows_by_ticker
         report.first_date, report.last_date = batch.first_date, batch.last_date
         report.preview = batch.preview
+    # yfinance reports an unreachable Yahoo as every ticker "possibly delisted": when nothing
+    # came back at all, ask once whether Yahoo can be reached, and say so.
+    nothing_fetched = source == "yfinance" and report.failed and not report.source_by_ticker
+    if nothing_fetched and not (is_reachable or _yahoo_is_reachable)():
+        raise ExtractionError(
+            "Yahoo Finance is unreachable from this machine (no connection to "
+            "query1.finance.yahoo.com:443), so no ticker was fetched. Check the network "
+            "or proxy, or run with --source csv --csv-dir DIR (exports) or --source demo."
+        )
     if report.failed_share > options.max_failed_share:
         raise ExtractionError(
             f"{len(report.failed)} of {len(universe)} tickers failed "

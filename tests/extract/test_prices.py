@@ -293,3 +293,26 @@ def test_two_files_for_one_ticker_fail_that_ticker_and_land_the_others(
     assert "IREN.csv, iren.csv all hold ticker IREN" in report.failed["IREN"]
     landed = {"BTC-USD": 2, "QQQ": 2} | ({"ZZZZ": 2} if universe == "all" else {})
     assert report.rows_landed_by_ticker == landed
+
+
+def test_an_unreachable_yahoo_is_named_instead_of_every_ticker_delisted(
+    tmp_path: Path, small_companies_seed: Path
+) -> None:
+    def nothing_comes_back(tickers, **kwargs) -> pd.DataFrame:
+        # What yfinance 1.7 returns offline: every column NaN (it logs "possibly delisted").
+        frame = yfinance_frame({t: [float("nan")] for t in tickers}, ["2025-01-02"])
+        return frame
+
+    options = ExtractionOptions(source="yfinance", start=date(2025, 1, 1))
+    with pytest.raises(ExtractionError, match="Yahoo Finance is unreachable from this machine"):
+        extract_prices(
+            options,
+            landing_dir=tmp_path / "landing",
+            companies_seed=small_companies_seed,
+            run_id="r1",
+            fetched_at=RUN_AT,
+            is_reachable=unreachable,
+            download=nothing_comes_back,
+            sleep=lambda seconds: None,
+        )
+    assert landed_files(tmp_path / "landing") == []
