@@ -9,6 +9,7 @@ from orchestration.quality.assets import published_marts
 from orchestration.quality.audit import price_audit
 from orchestration.quality.checks import warehouse_suites
 from orchestration.report.assets import pivot_index_chart
+from orchestration.report.dashboard import dashboard
 from orchestration.transform.dbt import build_dbt_assets, dbt_resource
 
 everything_job = dg.define_asset_job(
@@ -18,7 +19,14 @@ everything_job = dg.define_asset_job(
 )
 
 defs = dg.Definitions(
-    assets=[landed_prices, price_audit, build_dbt_assets(), pivot_index_chart, published_marts],
+    assets=[
+        landed_prices,
+        price_audit,
+        build_dbt_assets(),
+        pivot_index_chart,
+        published_marts,
+        dashboard,
+    ],
     asset_checks=[warehouse_suites],
     jobs=[everything_job, extract_job],
     schedules=[weekday_after_close_schedule],
