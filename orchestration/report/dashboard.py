@@ -359,14 +359,20 @@ def render_table(
     )
 
 
-def chart_html(figure: go.Figure, div_id: str) -> Markup:
-    """A chart's div and its newPlot call; plotly.js itself is loaded once per page."""
+def new_figure(*traces: Any) -> go.Figure:
+    """Every chart's common look; a chart's own layout settings override it."""
+    figure = go.Figure(list(traces))
     figure.update_layout(
         template="plotly_white",
         margin={"l": 60, "r": 20, "t": 30, "b": 50},
         font={"family": "system-ui, sans-serif", "size": 13},
         legend={"orientation": "h", "y": -0.15},
     )
+    return figure
+
+
+def chart_html(figure: go.Figure, div_id: str) -> Markup:
+    """A chart's div and its newPlot call; plotly.js itself is loaded once per page."""
     return Markup(
         figure.to_html(full_html=False, include_plotlyjs=False, div_id=div_id, config=PLOTLY_CONFIG)
     )
@@ -472,8 +478,12 @@ def overview_page(env: jinja2.Environment, marts: Marts) -> Page:
             "miner_pivot_index_daily is empty (no date on which every basket has a return)."
         )
     else:
-        figure = go.Figure()
-        for basket, rows in index.groupby("basket", sort=False):
+        figure = new_figure()
+        # Baskets in one fixed order (the legend's), whatever order the mart returns.
+        order = {basket: i for i, basket in enumerate(BASKET_STYLES)}
+        baskets = sorted(index["basket"].unique(), key=lambda b: (order.get(b, len(order)), b))
+        for basket in baskets:
+            rows = index[index["basket"] == basket]
             style = BASKET_STYLES.get(str(basket), {"color": "#333333", "label": str(basket)})
             figure.add_trace(
                 go.Scatter(
@@ -557,7 +567,7 @@ SOURCE_COLUMN = Column(
 )
 PERFORMANCE_COLUMNS = [
     Column("ticker", "Ticker", "link", href=lambda r: miner_page_name(str(r["ticker"]))),
-    Column("company_name", "Company"),
+    Column("company_name", "Company", wrap=True),
     Column("is_ai_pivoted", "Pivoted", "bool", "At least one AI/HPC contract counts"),
     Column("return_1m", "1m", "pct", "Return over one month"),
     Column("return_3m", "3m", "pct", "Return over three months"),
@@ -605,7 +615,7 @@ def miners_page(env: jinja2.Environment, marts: Marts) -> Page:
 CONTRACT_COLUMNS = [
     Column("announced_on", "Announced", "date"),
     Column("ticker", "Miner", "link", href=lambda r: miner_page_name(str(r["ticker"]))),
-    Column("counterparty", "Counterparty"),
+    Column("counterparty", "Counterparty", wrap=True),
     Column("it_mw", "IT capacity", "mw"),
     Column("contract_value_usd", "Value", "usd", "Initial-term value, USD"),
     Column("term_years", "Term", "years"),
@@ -625,8 +635,11 @@ CAR_WINDOWS = [
 ]
 
 
-def _contract_label(record: Any) -> str:
-    return f"{record.ticker} · {record.counterparty} · {fmt_date(record.announced_on)}"
+def _contract_label(record: Any, width: int = 34) -> str:
+    counterparty = fmt_text(record.counterparty)
+    if len(counterparty) > width:
+        counterparty = counterparty[: width - 1] + "\u2026"
+    return f"{record.ticker} · {counterparty} · {fmt_date(record.announced_on)}"
 
 
 def contracts_page(env: jinja2.Environment, marts: Marts) -> Page:
@@ -647,22 +660,31 @@ def contracts_page(env: jinja2.Environment, marts: Marts) -> Page:
         else:
             labels = [_contract_label(r) for r in measured.itertuples()]
             customdata = [[str(c)] for c in measured["counterparty"]]
-            figure = go.Figure()
+            figure = new_figure()
             for key, label, color in CAR_WINDOWS:
                 values = measured[key].astype("float64")
+                # Horizontal bars: one row per contract, its label readable at any count.
                 figure.add_trace(
                     go.Bar(
-                        x=labels,
-                        y=[None if math.isnan(v) else v for v in values],
+                        y=labels,
+                        x=[None if math.isnan(v) else v for v in values],
+                        orientation="h",
                         name=label,
                         marker_color=color,
                         customdata=customdata,
                         text=[fmt_pct(v) for v in values],
-                        hovertemplate="%{x}<br>" + label + ": %{text}<extra></extra>",
+                        textposition="none",
+                        hovertemplate="%{y}<br>" + label + ": %{text}<extra></extra>",
                     )
                 )
-            figure.update_yaxes(tickformat="+.0%", title_text="Abnormal return")
-            figure.update_layout(barmode="group", height=460)
+            figure.update_xaxes(tickformat="+.0%", title_text="Cumulative abnormal return")
+            figure.update_yaxes(autorange="reversed", automargin=True)
+            figure.update_layout(
+                barmode="group",
+                height=max(320, 120 + 36 * len(measured)),
+                legend={"orientation": "h", "y": 1.0, "yanchor": "bottom", "x": 0},
+                margin={"t": 40},
+            )
             chart.chart = chart_html(figure, "chart-cars")
         counterparties = sorted(contracts["counterparty"].dropna().astype(str).unique())
         chart.controls = Markup(
@@ -702,7 +724,7 @@ def capex_page(env: jinja2.Environment, marts: Marts) -> Page:
     if capex.empty:
         quarterly.empty_note = "hyperscaler_capex_quarterly is empty."
     else:
-        figure = go.Figure()
+        figure = new_figure()
         for i, (ticker, rows) in enumerate(capex.groupby("ticker", sort=True)):
             figure.add_trace(
                 go.Bar(
@@ -774,7 +796,7 @@ def capex_page(env: jinja2.Environment, marts: Marts) -> Page:
         beside.empty_note = "capex_vs_miner_returns is empty."
     else:
         quarters = [quarter_label(q) for q in versus["calendar_quarter_end"]]
-        figure = go.Figure()
+        figure = new_figure()
         figure.add_trace(
             go.Bar(
                 x=quarters,
@@ -963,7 +985,7 @@ def miner_pages(env: jinja2.Environment, marts: Marts) -> list[Page]:
         if prices.empty:
             history.empty_note = f"no published prices for {ticker}."
         else:
-            figure = go.Figure(
+            figure = new_figure(
                 go.Scatter(
                     x=prices["date"].astype(str).tolist(),
                     y=prices["adj_close"].tolist(),
@@ -1146,11 +1168,12 @@ def serve(
     *,
     poll_seconds: float = 2.0,
     stop: threading.Event | None = None,
-    log: Callable[[str], None] = print,
+    log: Callable[[str], None] | None = None,
 ) -> None:
     """Serve ``out_dir`` on 127.0.0.1 and rebuild whenever the published file changes
     (polling its modification time: a publish renames a new file over it)."""
     stop = stop or threading.Event()
+    log = log or functools.partial(print, flush=True)  # flushed: make's output is often piped
     seen = _mtime(published_duckdb)
     log(how_to_open(build_dashboard(published_duckdb, out_dir), port))
     # The handler resolves out_dir (the symlink) on every request, so it follows each swap.
