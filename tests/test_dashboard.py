@@ -28,6 +28,7 @@ from orchestration.report.dashboard import (
     fmt_pct,
     fmt_source,
     fmt_usd,
+    log_ticks,
     quarter_label,
     summarise_runs,
 )
@@ -78,6 +79,12 @@ def test_megawatts_counts_dates_and_sources() -> None:
     assert fmt_source("https://www.nasdaq.com/articles/x?y=1") == "nasdaq.com"
     assert quarter_label(pd.Timestamp("2025-03-31")) == "2025 Q1"
     assert quarter_label(date(2024, 12, 31)) == "2024 Q4"
+
+
+def test_log_ticks_cover_the_range_in_1_2_5_steps() -> None:
+    assert log_ticks(0.9, 23.0) == [0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0]
+    assert log_ticks(2.2, 9.5) == [2.0, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0]  # finer under 10x
+    assert log_ticks(0.0, 5.0) == []  # no log axis without positive prices
 
 
 def test_published_runs_are_summarised_from_their_json() -> None:

@@ -371,6 +371,21 @@ def new_figure(*traces: Any) -> go.Figure:
     return figure
 
 
+def log_ticks(low: float, high: float) -> list[float]:
+    """1-2-5 ticks covering [low, high] for a log axis: Plotly's own log ticks over a narrow
+    range label only the leading digit ("2" for 20), which reads as the wrong price."""
+    if not (low > 0 and high >= low):
+        return []
+    # Under a tenfold range 1-2-5 leaves too few ticks in view: use finer steps.
+    steps = (1, 2, 5) if high / low >= 10 else (1, 1.5, 2, 3, 4, 5, 6, 8)
+    first, last = math.floor(math.log10(low)), math.ceil(math.log10(high))
+    # One tick beyond each end: Plotly pads the axis a little and shows only ticks in view.
+    values = [step * 10.0**e for e in range(first, last + 1) for step in steps]
+    below = [v for v in values if v < low][-1:]
+    above = [v for v in values if v > high][:1]
+    return below + [v for v in values if low <= v <= high] + above
+
+
 def chart_html(figure: go.Figure, div_id: str) -> Markup:
     """A chart's div and its newPlot call; plotly.js itself is loaded once per page."""
     return Markup(
@@ -963,7 +978,9 @@ def miner_pages(env: jinja2.Environment, marts: Marts) -> list[Page]:
         )
         deals = Section("contracts", "Contracts", "Every AI/HPC hosting contract of this miner.")
         if contracts.empty:
-            deals.empty_note = f"{ticker} has no AI/HPC hosting contract in the seed."
+            deals.empty_note = (
+                f"{ticker} had announced no AI/HPC hosting contract by the as-of date."
+            )
         else:
             deals.table = render_table(
                 env,
@@ -1010,7 +1027,13 @@ def miner_pages(env: jinja2.Environment, marts: Marts) -> list[Page]:
                     yanchor="top",
                     font={"color": ANNOUNCEMENT_COLOR, "size": 11},
                 )
-            figure.update_yaxes(type="log", title_text="Adjusted close, USD (log)")
+            ticks = log_ticks(float(prices["adj_close"].min()), float(prices["adj_close"].max()))
+            figure.update_yaxes(
+                type="log",
+                title_text="Adjusted close, USD (log)",
+                tickvals=ticks,
+                ticktext=[f"${t:,.2f}".rstrip("0").rstrip(".") for t in ticks],
+            )
             figure.update_layout(height=420, showlegend=False)
             history.chart = chart_html(figure, "chart-prices")
         pages.append(
