@@ -13,9 +13,10 @@ export UV_PYTHON_DOWNLOADS := never
 # set (as on our CI machines) Python would otherwise recompile Dagster, dbt, pandas and GX from
 # source in every process: seconds of every run, dbt call and code-location load.
 export UV_COMPILE_BYTECODE := 1
+DASHBOARD_PORT ?= 8000
 UV := $(shell command -v uv 2>/dev/null || echo "$(PYTHON) -m uv")
 
-.PHONY: run test lint ui bench venv clean
+.PHONY: run test lint ui bench venv clean dashboard dashboard-dev
 
 # Re-sync only when the lock or the project metadata changed.
 $(VENV)/.synced: uv.lock pyproject.toml
@@ -38,6 +39,12 @@ lint: venv  ## ruff for Python, sqlfluff for the dbt SQL (its dbt templater open
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	env $$($(BIN)/python -m orchestration.transform.dbt) $(BIN)/sqlfluff lint dbt_project/models dbt_project/macros
+
+dashboard: venv  ## The static dashboard from the current publish, into $(HASHPIVOT_DATA_DIR)/dashboard/
+	$(BIN)/python -m orchestration.report.dashboard build --port $(DASHBOARD_PORT)
+
+dashboard-dev: venv  ## Serve the dashboard on 127.0.0.1:$(DASHBOARD_PORT), rebuilt whenever a publish lands
+	$(BIN)/python -m orchestration.report.dashboard serve --port $(DASHBOARD_PORT)
 
 ui: venv  ## The Dagster UI on http://127.0.0.1:3000, with the CLI's run history
 	@mkdir -p "$(DAGSTER_HOME)"

@@ -211,6 +211,7 @@ def format_summary(
         f"  warehouse    : {paths.warehouse} (the pipeline's; BI tools read published/)",
         f"  published    : {paths.published.duckdb} and {paths.published.parquet}/",
         f"  data docs    : {paths.data_docs_index}",
+        f"  dashboard    : {paths.dashboard / 'index.html'} (make dashboard-dev serves it)",
         f"  dagster home : {os.environ.get('DAGSTER_HOME', paths.dagster_home)} (make ui)",
     ]
     if log_path is not None and not verbose:

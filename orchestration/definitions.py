@@ -10,6 +10,7 @@ from orchestration.quality.assets import published_marts
 from orchestration.quality.audit import price_audit
 from orchestration.quality.checks import warehouse_suites
 from orchestration.report.assets import pivot_index_chart
+from orchestration.report.dashboard import dashboard
 from orchestration.transform.dbt import build_dbt_assets, dbt_resource
 
 everything_job = dg.define_asset_job(
@@ -34,7 +35,14 @@ weekday_after_close_schedule = dg.ScheduleDefinition(
 defs = dg.Definitions(
     assets=dg.map_asset_specs(
         annotate,
-        [landed_prices, price_audit, build_dbt_assets(), pivot_index_chart, published_marts],
+        [
+            landed_prices,
+            price_audit,
+            build_dbt_assets(),
+            pivot_index_chart,
+            published_marts,
+            dashboard,
+        ],
     ),
     asset_checks=[warehouse_suites],
     jobs=[everything_job, extract_job],

@@ -139,6 +139,12 @@ class DataPaths:
     def charts(self) -> Path:
         return self.root / "charts"
 
+    @property
+    def dashboard(self) -> Path:
+        """The static dashboard (index.html and its pages): a symlink to the current build,
+        swapped whole by each build (see orchestration/report/dashboard.py)."""
+        return self.root / "dashboard"
+
     def dbt_environment(self) -> dict[str, str]:
         """The environment that tells dbt where the warehouse and its external inputs are."""
         paths = {

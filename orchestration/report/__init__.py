@@ -1,1 +1,1 @@
-"""Reporting: charts rendered from the marts."""
+"""Reporting: the pivot-index chart and the static dashboard, rendered from the marts."""
