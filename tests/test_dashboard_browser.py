@@ -20,16 +20,8 @@ import pytest
 
 from orchestration.paths import DataPaths
 from orchestration.report.dashboard import build_dashboard, fmt_int, fmt_pct, miner_page_name
+from tests.browser import CHROMIUM, CHROMIUM_ARGS
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 VIEWPORT = {"width": 1366, "height": 900}
 
 pytestmark = [
