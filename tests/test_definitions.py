@@ -51,7 +51,7 @@ def test_marts_keep_their_published_names() -> None:
     keys = {spec.key.to_user_string() for spec in defs.resolve_all_asset_specs()}
     for mart in PUBLISHED_CONTRACT:
         assert f"marts/{mart}" in keys
-    assert "seeds/hyperscaler_capex_quarterly" in keys  # the seed of the same name stays apart
+    assert "seeds/hyperscaler_capex_actuals" in keys  # the seed behind the capex mart
 
 
 def test_dbt_data_tests_are_asset_checks() -> None:

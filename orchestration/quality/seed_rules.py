@@ -23,8 +23,8 @@ DENIED_DOMAINS_FILE = "denied_source_domains.txt"
 DATE_COLUMNS = {
     "companies.csv": "as_of_date",
     "ai_hosting_contracts.csv": "announced_on",
-    "hyperscaler_capex_quarterly.csv": "calendar_quarter_end",
-    "hyperscaler_capex_guidance.csv": "announced_on",
+    "hyperscaler_capex_actuals.csv": "calendar_quarter_end",
+    "hyperscaler_capex_guidance_updates.csv": "announced_on",
     "bitcoin_halvings.csv": "halving_date",
     "market_events.csv": "event_date",
     "ticker_changes.csv": "effective_date",
@@ -32,8 +32,8 @@ DATE_COLUMNS = {
 # The column that says why a row is uncertain, by seed file (seeds with is_uncertain).
 NOTE_COLUMNS = {
     "ai_hosting_contracts.csv": "notes",
-    "hyperscaler_capex_quarterly.csv": "notes",
-    "hyperscaler_capex_guidance.csv": "notes",
+    "hyperscaler_capex_actuals.csv": "notes",
+    "hyperscaler_capex_guidance_updates.csv": "notes",
     "market_events.csv": "description",
     "ticker_changes.csv": "notes",
 }
@@ -41,7 +41,7 @@ NOTE_COLUMNS = {
 KEY_COLUMNS = {
     "companies.csv": "ticker",
     "ai_hosting_contracts.csv": "contract_id",
-    "hyperscaler_capex_guidance.csv": "guidance_id",
+    "hyperscaler_capex_guidance_updates.csv": "guidance_id",
     "market_events.csv": "event_id",
     "ticker_changes.csv": "old_ticker",
 }

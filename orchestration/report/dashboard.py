@@ -1143,7 +1143,8 @@ def build_dashboard(
     deps=[dg.AssetKey("published_marts")],
     description=(
         "The static dashboard (Plotly + Jinja2, works offline and from file://) built from "
-        "<data dir>/published/marts.duckdb into <data dir>/dashboard/index.html after each publish."
+        "`<data dir>/published/marts.duckdb` into `<data dir>/dashboard/index.html` after each "
+        "publish."
     ),
 )
 def dashboard(context) -> dg.MaterializeResult:

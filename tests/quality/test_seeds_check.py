@@ -40,7 +40,7 @@ def test_a_bad_row_of_each_kind_fails_with_its_file_and_line(tmp_path: Path) -> 
     with contracts.open("a", newline="") as handle:
         csv.DictWriter(handle, fieldnames=fields, lineterminator="\n").writerow(bad)
     # A negative capex: a critical GX expectation.
-    capex = project / "seeds" / "hyperscaler_capex_quarterly.csv"
+    capex = project / "seeds" / "hyperscaler_capex_actuals.csv"
     capex_lines = capex.read_text().splitlines()
     capex_lines[1] = capex_lines[1].replace(",6720000000,", ",-1,")
     capex.write_text("\n".join(capex_lines) + "\n")
@@ -51,4 +51,4 @@ def test_a_bad_row_of_each_kind_fails_with_its_file_and_line(tmp_path: Path) -> 
     assert f"ai_hosting_contracts.csv:{bad_line}: [source_url]" in text
     assert "accepted_values_ai_hosting_contracts_status" in text
     assert "capex_positive" in text
-    assert "hyperscaler_capex_quarterly.csv:2" in text
+    assert "hyperscaler_capex_actuals.csv:2" in text

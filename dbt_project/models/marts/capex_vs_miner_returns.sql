@@ -2,7 +2,7 @@
 with
 
 capex as (
-    select * from {{ ref('mart_hyperscaler_capex_quarterly') }}
+    select * from {{ ref('hyperscaler_capex_quarterly') }}
 ),
 
 basket_returns as (

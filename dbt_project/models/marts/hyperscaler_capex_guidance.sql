@@ -1,12 +1,11 @@
 -- Hyperscaler capex guidance, each update a row, with its midpoint, the change against the
--- previous guidance for the same period, and the surprise against consensus. Published as
--- marts.hyperscaler_capex_guidance.
-{{ config(alias='hyperscaler_capex_guidance') }}
+-- previous guidance for the same period, and the surprise against consensus (from the
+-- hyperscaler_capex_guidance_updates seed).
 
 with
 
 guidance as (
-    select * from {{ ref('stg_seeds__hyperscaler_capex_guidance') }}
+    select * from {{ ref('stg_seeds__hyperscaler_capex_guidance_updates') }}
 ),
 
 with_midpoint as (

@@ -1,12 +1,10 @@
 -- Hyperscaler capex per company and calendar quarter, with year-on-year growth and the
--- all-hyperscaler total. Published as marts.hyperscaler_capex_quarterly (the seed of the
--- same name holds the raw facts).
-{{ config(alias='hyperscaler_capex_quarterly') }}
+-- all-hyperscaler total, from the reported figures of the hyperscaler_capex_actuals seed.
 
 with
 
 capex as (
-    select * from {{ ref('stg_seeds__hyperscaler_capex_quarterly') }}
+    select * from {{ ref('stg_seeds__hyperscaler_capex_actuals') }}
 ),
 
 quarter_totals as (

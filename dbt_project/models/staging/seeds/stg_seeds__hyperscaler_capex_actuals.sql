@@ -1,7 +1,7 @@
 with
 
 source as (
-    select * from {{ ref('hyperscaler_capex_quarterly') }}
+    select * from {{ ref('hyperscaler_capex_actuals') }}
 ),
 
 renamed as (

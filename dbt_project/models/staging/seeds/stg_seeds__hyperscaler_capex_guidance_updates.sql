@@ -1,7 +1,7 @@
 with
 
 source as (
-    select * from {{ ref('hyperscaler_capex_guidance') }}
+    select * from {{ ref('hyperscaler_capex_guidance_updates') }}
 ),
 
 renamed as (
