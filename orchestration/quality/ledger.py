@@ -65,21 +65,25 @@ def pending_landing_files(landing_dir: Path, ledger: LedgerPaths) -> list[Path]:
 
 
 # The pending batch as the raw_prices suite sees it, in SQL: the latest fetch of each ticker and
-# date among the pending files (the file name breaks ties of equal fetch stamps), with the
+# date among the pending files (the later file breaks ties of equal fetch stamps), with the
 # landing file it comes from, and each row's absolute return against the ticker's previous row
 # in the batch (for the jump warning). NaN prices become NULL: GX counted NaN as missing on
-# pandas frames, and in SQL a NaN is neither null nor below zero.
+# pandas frames, and in SQL a NaN is neither null nor below zero. Rows carry a small file number,
+# not the file name, through the two windows (sorting millions of path strings costs seconds);
+# the name is looked up at the end. The dedup and the lag window are most of the audit's time
+# (about 8 s and 5 s of 6.3 M rows on 2 busy cores, against 4.6 s to read them).
 PENDING_BATCH_SQL = """
-    with latest as (
-        select * exclude (filename),
-            parse_filename(filename) as landing_file
-        from read_parquet($files, filename = true)
+    with fetches as ({fetches}),
+    latest as (
+        select * from fetches
         qualify row_number() over (
-            partition by ticker, date order by fetched_at desc, filename desc
+            partition by ticker, date order by fetched_at desc, file_no desc
         ) = 1
     ),
     numbers as (
-        select * replace ({nan_as_null}) from latest
+        select * exclude (file_no) replace ({nan_as_null}),
+            $names[file_no + 1] as landing_file
+        from latest
     )
     select *,
         abs(adj_close / lag(adj_close) over (partition by ticker order by date) - 1)
@@ -88,22 +92,33 @@ PENDING_BATCH_SQL = """
 """
 
 
-def pending_batch_query() -> str:
+def pending_batch_query(pending: Sequence[Path]) -> str:
+    """``PENDING_BATCH_SQL`` over the pending files (file names are its ``$names``)."""
+    fetches = " union all ".join(
+        f"select *, {number} as file_no from read_parquet({_literal(str(path))})"
+        for number, path in enumerate(pending)
+    )
     nan_as_null = ", ".join(
         f"case when isnan({c}) then null else {c} end as {c}" for c in VALUE_COLUMNS
     )
-    return PENDING_BATCH_SQL.format(nan_as_null=nan_as_null)
+    return PENDING_BATCH_SQL.format(fetches=fetches, nan_as_null=nan_as_null)
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
 
 
 def stage_pending_batch(
     connection: duckdb.DuckDBPyConnection, pending: Sequence[Path], table: str
 ) -> int:
     """Write the pending batch (``PENDING_BATCH_SQL``) into ``table`` of ``connection``'s
-    database, sorted by ticker and date, and return its row count. Staged once, the batch is
-    read by every expectation's query instead of deduplicating the landing files each time."""
+    database and return its row count. Staged once, the batch is read by every expectation's
+    query instead of deduplicating the landing files each time."""
+    if not pending:
+        raise ValueError("no pending landing files to stage")
     connection.execute(
-        f"create or replace table {table} as {pending_batch_query()} order by ticker, date",
-        {"files": [str(path) for path in pending]},
+        f"create or replace table {table} as {pending_batch_query(pending)}",
+        {"names": [path.name for path in pending]},
     )
     (rows,) = connection.execute(f"select count(*) from {table}").fetchall()[0]
     return rows
