@@ -19,6 +19,23 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 KEY_ROWS = "_key_rows"
+# Expectations about the whole batch (an aggregate): they name no rows. A failed one blocks the
+# audit as a whole-batch failure.
+AGGREGATE_EXPECTATIONS = frozenset(
+    {
+        "expect_column_max_to_be_between",
+        "expect_column_min_to_be_between",
+        "expect_column_mean_to_be_between",
+        "expect_column_median_to_be_between",
+        "expect_column_sum_to_be_between",
+        "expect_column_stdev_to_be_between",
+        "expect_column_unique_value_count_to_be_between",
+        "expect_table_row_count_to_be_between",
+        "expect_table_row_count_to_equal",
+        "expect_table_columns_to_match_set",
+        "expect_table_columns_to_match_ordered_list",
+    }
+)
 
 
 def identifier(name: str) -> str:
@@ -90,10 +107,8 @@ def failing_condition(
         columns = [identifier(c) for c in kwargs["column_list"]]
         all_missing = " and ".join(f"{c} is null" for c in columns)
         return f"({KEY_ROWS} > 1 and not ({all_missing}))"
-    if expectation_type.startswith("expect_column_") and expectation_type.endswith(
-        ("_to_be_between", "_to_be_in_set")
-    ):
-        return None  # aggregates (max, mean, ...): no rows to name
+    if expectation_type in AGGREGATE_EXPECTATIONS:
+        return None
     raise ValueError(f"no SQL predicate for {expectation_type}: add one to sql_conditions.py")
 
 

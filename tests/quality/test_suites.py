@@ -193,3 +193,41 @@ def test_freshness_of_daily_prices_warns_against_the_as_of_date(validator: Frame
         "mart_fct_daily_prices", prices, {"today": TODAY, "fresh_since": date(2025, 3, 27)}
     )
     assert failed_rules(fresh, "warning") == {}
+
+
+def test_an_unknown_price_source_is_named(validator: FrameValidator) -> None:
+    prices = clean_prices()
+    prices.loc[1, "price_source"] = "scraped"
+    assert failed_rules(validator.validate("raw_prices", prices, {"today": TODAY})) == {
+        "known_price_source": (1,)
+    }
+
+
+def test_a_predicate_that_disagrees_with_gx_fails_the_validation(
+    validator: FrameValidator, monkeypatch
+) -> None:
+    """The audit quarantines what the predicates select: a predicate naming fewer rows than GX
+    counted must stop the step, never quarantine less."""
+    from orchestration.quality import gx_runner
+
+    original = gx_runner.failing_condition
+
+    def too_narrow(expectation_type, kwargs, parameters):
+        condition = original(expectation_type, kwargs, parameters)
+        return None if condition is None else f"({condition}) and row < 0"
+
+    monkeypatch.setattr(gx_runner, "failing_condition", too_narrow)
+    prices = clean_prices()
+    prices.loc[1, "close"] = -3.0
+    with pytest.raises(gx_runner.SuiteRuleMismatchError, match="close_positive"):
+        validator.validate("raw_prices", prices, {"today": TODAY})
+
+
+def test_every_suite_rule_has_a_predicate_or_is_an_aggregate() -> None:
+    from orchestration.quality.sql_conditions import AGGREGATE_EXPECTATIONS, failing_condition
+
+    parameters = {"today": TODAY, "fresh_since": TODAY}
+    for path in EXPECTATIONS_DIR.glob("*.json"):
+        for expectation in load_suite_document(path.stem)["expectations"]:
+            condition = failing_condition(expectation["type"], expectation["kwargs"], parameters)
+            assert (condition is None) == (expectation["type"] in AGGREGATE_EXPECTATIONS)
