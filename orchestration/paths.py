@@ -115,6 +115,12 @@ class DataPaths:
         return LedgerPaths(self.quality / "ledger")
 
     @property
+    def audit_scratch(self) -> Path:
+        """The audit's scratch DuckDB database: the staged batch, validated by GX and queried
+        for the bad rows; removed after the step (a killed run's is replaced by the next)."""
+        return self.quality / ".audit" / "batch.duckdb"
+
+    @property
     def data_docs_index(self) -> Path:
         return self.quality / "data_docs" / "index.html"
 

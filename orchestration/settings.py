@@ -86,13 +86,6 @@ def _count(text: str) -> int:
     return number
 
 
-def _positive_count(text: str) -> int:
-    number = _count(text)
-    if number < 1:
-        raise ValueError("must be at least 1")
-    return number
-
-
 def _share(text: str) -> float:
     try:
         share = float(text)
@@ -182,20 +175,6 @@ DUCKDB_MEMORY_LIMIT = Setting(
     "memory cap of every DuckDB connection of a run (spills to disk beyond it)",
     on_cli=False,
 )
-# Rows of pending landing files read and validated at once. The audit's peak memory follows the
-# chunk, not the batch: GX holds ~1.2 GB per million rows it validates. Measured on 5.2 M demo
-# rows (2 cores): one chunk peaks at 4.3 GB; 2 M-row chunks 2.3 GB; 1 M 1.4-1.7 GB; 500 k
-# 1.2 GB; 250 k 1.0 GB (~0.25 GB of it GX's import). Each chunk also costs a fixed ~0.3-0.7 s
-# (one more validation and Data Docs page), so smaller chunks buy little memory for much time.
-AUDIT_CHUNK_ROWS = Setting(
-    "audit_chunk_rows",
-    "HASHPIVOT_AUDIT_CHUNK_ROWS",
-    1_000_000,
-    _positive_count,
-    "rows of landed prices the audit validates at once",
-    on_cli=False,
-)
-
 # The settings of the price extraction: also fields of the `landed_prices` launchpad config.
 EXTRACTION_SETTINGS: tuple[Setting, ...] = (
     PRICE_SOURCE,
@@ -212,7 +191,6 @@ SETTINGS: tuple[Setting, ...] = (
     DATA_DIR,
     MAX_QUARANTINE_SHARE,
     DUCKDB_MEMORY_LIMIT,
-    AUDIT_CHUNK_ROWS,
 )
 
 

@@ -21,7 +21,7 @@ def test_an_explicit_value_wins_over_the_environment_which_wins_over_the_default
 @pytest.mark.parametrize(
     ("setting", "text", "expected"),
     [
-        (settings.AUDIT_CHUNK_ROWS, "250_000", 250_000),
+        (settings.DEMO_TICKERS, "250_000", 250_000),
         (settings.START, "2024-02-29", date(2024, 2, 29)),
         (settings.PRICE_SOURCE, "csv", "csv"),
         (settings.DEMO_TICKERS, "0", 0),
@@ -35,9 +35,8 @@ def test_values_are_parsed(setting: settings.Setting, text: str, expected: objec
 @pytest.mark.parametrize(
     ("setting", "text", "reason"),
     [
-        (settings.AUDIT_CHUNK_ROWS, "lots", "is not a whole number"),
-        (settings.AUDIT_CHUNK_ROWS, "0", "must be at least 1"),
-        (settings.AUDIT_CHUNK_ROWS, "-5", "cannot be negative"),
+        (settings.DEMO_TICKERS, "lots", "is not a whole number"),
+        (settings.DEMO_TICKERS, "-5", "cannot be negative"),
         (settings.MAX_FAILED_SHARE, "1.5", "is not a share between 0 and 1"),
         (settings.MAX_QUARANTINE_SHARE, "abc", "is not a number"),
         (settings.AS_OF, "2024-13-01", "is not a date in YYYY-MM-DD form"),

@@ -10,13 +10,14 @@ failures on curated tickers fail its blocking check, which stops dbt in the same
 """
 
 from datetime import UTC, datetime
+from pathlib import Path
 
 import dagster as dg
 
 from orchestration import settings
 from orchestration.extract.universe import load_companies
 from orchestration.paths import COMPANIES_SEED, data_paths
-from orchestration.quality.checks import suite_check_results
+from orchestration.quality.checks import markdown_table, suite_check_results
 
 LANDED_PRICES = dg.AssetKey("landed_prices")
 # The dbt sources of the ledger (dagster-dbt keys a source source_name/table_name).
@@ -72,43 +73,47 @@ CRITICAL_CHECK = "gx_raw_prices_critical"
 )
 def price_audit(context: dg.AssetExecutionContext):
     """Audit the pending landing files; when nothing blocks, accept them into the ledger."""
-    import pandas as pd
-
-    from orchestration.quality.gx_runner import GxValidator
-    from orchestration.quality.ledger import (
-        ensure_ledger,
-        iter_pending_chunks,
-        pending_landing_files,
-        plan_ticker_chunks,
-        record_audit,
-    )
-    from orchestration.quality.price_audit import audit_in_chunks
+    from orchestration.quality.ledger import ensure_ledger, pending_landing_files
 
     paths = data_paths()
     ensure_ledger(paths.ledger)
     pending = pending_landing_files(paths.landing_prices, paths.ledger)
-    chunks = plan_ticker_chunks(pending, settings.AUDIT_CHUNK_ROWS.value())
-    curated = {company.ticker for company in load_companies(COMPANIES_SEED)}
-    max_share = settings.MAX_QUARANTINE_SHARE.value()
-    validator = GxValidator(paths.quality, paths.data_docs_index)
-    parameters = {"today": pd.Timestamp(datetime.now(UTC).date())}
+    scratch = paths.audit_scratch
     try:
-        audit = audit_in_chunks(
-            iter_pending_chunks(pending, chunks),
-            lambda batch: validator.validate("raw_prices", batch, parameters),
-            curated,
-            max_share,
-            planned_rows=sum(chunk.landed_rows for chunk in chunks),
-        )
+        yield from _audit(context, paths, pending, scratch)
     finally:
-        validator.build_data_docs()
+        _remove_database(scratch)
+
+
+def _remove_database(database: Path) -> None:
+    for path in (database, database.with_name(database.name + ".wal")):
+        path.unlink(missing_ok=True)
+
+
+def _audit(context: dg.AssetExecutionContext, paths, pending: list[Path], scratch: Path):
+    import duckdb
+
+    from orchestration.quality.gx_runner import GxValidator
+    from orchestration.quality.ledger import record_audit, stage_pending_batch
+    from orchestration.quality.price_audit import (
+        BATCH_TABLE,
+        audit_price_batch,
+        write_quarantine,
+    )
+
     pending_count = dg.MetadataValue.int(len(pending))
-    if audit.outcome is None:
+    rows = 0
+    config = settings.duckdb_config(scratch.parent / "spill")
+    if pending:
+        scratch.parent.mkdir(parents=True, exist_ok=True)
+        _remove_database(scratch)
+        with duckdb.connect(str(scratch), config=config) as connection:
+            rows = stage_pending_batch(connection, pending, BATCH_TABLE)
+    if not rows:
         if pending:  # files without rows: nothing to check in them
             record_audit(
                 paths.ledger,
                 accepted=pending,
-                quarantined=pd.DataFrame(),
                 run_id=context.run.run_id,
                 audited_at=datetime.now(UTC),
             )
@@ -132,19 +137,39 @@ def price_audit(context: dg.AssetExecutionContext):
                 description="nothing new to audit",
             )
         return
-    context.log.info(
-        f"raw_prices: {audit.outcome.row_count} rows of {len(pending)} landing files "
-        f"validated in {audit.chunks} chunks"
-    )
-    outcome, verdict = audit.outcome, audit.verdict()
-    if verdict.passes:
-        record_audit(
-            paths.ledger,
-            accepted=pending,
-            quarantined=verdict.quarantined_rows,
-            run_id=context.run.run_id,
-            audited_at=datetime.now(UTC),
+    curated = {company.ticker for company in load_companies(COMPANIES_SEED)}
+    validator = GxValidator(paths.quality, paths.data_docs_index, scratch, config)
+    try:
+        outcome = validator.validate(
+            "raw_prices",
+            f"select * from {BATCH_TABLE}",
+            {"today": datetime.now(UTC).date()},
+            order_by=["ticker", "date"],
         )
+    finally:
+        validator.build_data_docs()
+    context.log.info(f"raw_prices: {outcome.row_count} rows of {len(pending)} landing files")
+    audited_at = datetime.now(UTC)
+    with duckdb.connect(str(scratch), config=config) as connection:
+        verdict = audit_price_batch(
+            connection, outcome, curated, settings.MAX_QUARANTINE_SHARE.value()
+        )
+        if verdict.passes:
+            record_audit(
+                paths.ledger,
+                accepted=pending,
+                write_quarantine=(
+                    (
+                        lambda path: write_quarantine(
+                            connection, path, context.run.run_id, audited_at
+                        )
+                    )
+                    if verdict.quarantined_count
+                    else None
+                ),
+                run_id=context.run.run_id,
+                audited_at=audited_at,
+            )
     yield dg.MaterializeResult(
         asset_key=LEDGER_ACCEPTED,
         metadata={
@@ -162,7 +187,7 @@ def price_audit(context: dg.AssetExecutionContext):
         },
     )
     docs = str(validator.data_docs_index)
-    critical, warnings = suite_check_results(outcome, LEDGER_ACCEPTED, audit.preview_rows, docs)
+    critical, warnings = suite_check_results(outcome, LEDGER_ACCEPTED, docs)
     yield dg.AssetCheckResult(
         check_name=critical.check_name,
         asset_key=LEDGER_ACCEPTED,
@@ -171,8 +196,7 @@ def price_audit(context: dg.AssetExecutionContext):
         metadata={
             **critical.metadata,
             "pending_landing_files": dg.MetadataValue.json([path.name for path in pending]),
-            "audit_chunks": dg.MetadataValue.int(audit.chunks),
-            "blocking_rows": dg.MetadataValue.int(len(verdict.blocking_rows)),
+            "blocking_rows": dg.MetadataValue.int(verdict.blocking_count),
             "quarantined_rows": dg.MetadataValue.int(verdict.quarantined_count),
         },
         description=None if verdict.passes else verdict.failure_message(),
@@ -187,13 +211,9 @@ def price_audit(context: dg.AssetExecutionContext):
             "quarantined_rows": dg.MetadataValue.int(verdict.quarantined_count),
             "quarantine_share": dg.MetadataValue.float(verdict.quarantine_share),
             "max_quarantine_share": dg.MetadataValue.float(verdict.max_quarantine_share),
-            "tickers": dg.MetadataValue.json(sorted(set(verdict.quarantined_rows["ticker"]))),
+            "tickers": dg.MetadataValue.json(list(verdict.quarantined_tickers)),
             "preview": dg.MetadataValue.md(
-                verdict.quarantined_rows.head(settings.PREVIEW_ROWS)[
-                    ["ticker", "date", "close", "rules"]
-                ].to_markdown(index=False)
-                if not verdict.quarantined_rows.empty
-                else "none"
+                markdown_table(verdict.quarantined_preview) if verdict.quarantined_count else "none"
             ),
         },
         description=(

@@ -3,12 +3,15 @@
 ``warehouse_suites`` validates each seed and mart after dbt built them: one blocking check per
 dataset for its critical expectations, one WARN check for the rest. (The landed prices' audit,
 whose output is the ledger dbt reads, is the ``price_audit`` asset in ``audit.py``.)
-Check metadata carries unexpected counts, a few bad rows and the Data Docs location. Each step
-builds the Data Docs of its validations once, after the last one.
+Each table is validated in SQL (GX's SQL datasource on the warehouse file, read-only), its
+``validation_query`` as the batch. Check metadata carries unexpected counts, a few bad rows and
+the Data Docs location. Each step builds the Data Docs of its validations once, after the last
+one.
 """
 
-from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
+from collections.abc import Sequence
+from datetime import UTC, date, datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
 import dagster as dg
 import duckdb
@@ -17,8 +20,6 @@ from orchestration import settings
 from orchestration.paths import data_paths
 
 if TYPE_CHECKING:
-    import pandas as pd
-
     from orchestration.quality.outcomes import SuiteOutcome
     from orchestration.transform.contract import WarehouseTable
 
@@ -51,14 +52,18 @@ def warnings_check_name(suite: str) -> str:
     return f"gx_{suite}_warnings"
 
 
-def suite_check_results(
-    outcome: "SuiteOutcome", asset_key: dg.AssetKey, frame: "pd.DataFrame", docs: str
-) -> list[dg.AssetCheckResult]:
-    """The blocking (critical) and WARN (warnings) results of one suite's outcome.
+def markdown_table(rows: Sequence[dict[str, Any]]) -> str:
+    """A few rows (dicts with the same keys) as a Markdown table for check metadata."""
+    import pandas as pd
 
-    ``frame`` holds the validated rows indexed by their position in the validated frame (a
-    default index), or at least the rows the outcome names first (a chunked audit's preview).
-    """
+    return pd.DataFrame(list(rows)).to_markdown(index=False)
+
+
+def suite_check_results(
+    outcome: "SuiteOutcome", asset_key: dg.AssetKey, docs: str
+) -> list[dg.AssetCheckResult]:
+    """The blocking (critical) and WARN (warnings) results of one suite's outcome, with the
+    first bad rows of the failed rules."""
     results = []
     for check_name, failed, severity in (
         (critical_check_name(outcome.suite), outcome.failed_critical, dg.AssetCheckSeverity.ERROR),
@@ -76,11 +81,13 @@ def suite_check_results(
             ),
             "data_docs": dg.MetadataValue.path(docs),
         }
-        bad_rows = sorted({row for e in failed for row in e.unexpected_rows})[
-            : settings.PREVIEW_ROWS
-        ]
+        bad_rows: dict[tuple, dict[str, Any]] = {}
+        for expectation in failed:
+            for row in expectation.unexpected_rows:
+                bad_rows.setdefault(tuple(map(str, row.values())), row)
         if bad_rows:
-            metadata["bad_rows"] = dg.MetadataValue.md(frame.loc[bad_rows].to_markdown(index=False))
+            preview = list(bad_rows.values())[: settings.PREVIEW_ROWS]
+            metadata["bad_rows"] = dg.MetadataValue.md(markdown_table(preview))
         results.append(
             dg.AssetCheckResult(
                 check_name=check_name,
@@ -115,14 +122,13 @@ def _suite_specs() -> list[dg.AssetCheckSpec]:
     return specs
 
 
-def validation_parameters(warehouse: duckdb.DuckDBPyConnection) -> dict[str, "pd.Timestamp"]:
+def validation_parameters(warehouse: duckdb.DuckDBPyConnection) -> dict[str, date]:
     """Values of the suites' $PARAMETERs: today, and the freshness floor from the as-of date."""
-    import pandas as pd
-
     (as_of,) = warehouse.execute("select as_of_date from intermediate.int_as_of_date").fetchall()[0]
+    as_of = as_of.date() if isinstance(as_of, datetime) else as_of
     return {
-        "today": pd.Timestamp(datetime.now(UTC).date()),
-        "fresh_since": pd.Timestamp(as_of) - timedelta(days=FRESHNESS_DAYS),
+        "today": datetime.now(UTC).date(),
+        "fresh_since": as_of - timedelta(days=FRESHNESS_DAYS),
     }
 
 
@@ -132,28 +138,25 @@ def warehouse_suites(context: dg.AssetCheckExecutionContext):
     from orchestration.quality.gx_runner import GxValidator
 
     paths = data_paths()
-    validator = GxValidator(paths.quality, paths.data_docs_index)
+    config = settings.duckdb_config()
+    # Read before GX opens the file: its connection and this one share the config.
+    with duckdb.connect(str(paths.warehouse), read_only=True, config=config) as warehouse:
+        parameters = validation_parameters(warehouse)
+    validator = GxValidator(paths.quality, paths.data_docs_index, paths.warehouse, config)
     selected = context.selected_asset_check_keys
     results: list[dg.AssetCheckResult] = []
     try:
-        with duckdb.connect(
-            str(paths.warehouse), read_only=True, config=settings.duckdb_config()
-        ) as warehouse:
-            parameters = validation_parameters(warehouse)
-            for table in GUARDED_TABLES:
-                key = dg.AssetCheckKey(asset_key(table), critical_check_name(table.gx_suite))
-                if key not in selected:
-                    continue
-                frame = warehouse.sql(table.validation_query).df()
-                outcome = validator.validate(table.gx_suite, frame, parameters)
-                context.log.info(
-                    f"{table.gx_suite}: {outcome.passed_count} passed, {outcome.failed_count} failed"
-                )
-                results.extend(
-                    suite_check_results(
-                        outcome, asset_key(table), frame, str(validator.data_docs_index)
-                    )
-                )
+        for table in GUARDED_TABLES:
+            key = dg.AssetCheckKey(asset_key(table), critical_check_name(table.gx_suite))
+            if key not in selected:
+                continue
+            outcome = validator.validate(table.gx_suite, table.validation_query, parameters)
+            context.log.info(
+                f"{table.gx_suite}: {outcome.passed_count} passed, {outcome.failed_count} failed"
+            )
+            results.extend(
+                suite_check_results(outcome, asset_key(table), str(validator.data_docs_index))
+            )
     finally:
         # Once for the step, also when a validation raised: the docs show what did run.
         validator.build_data_docs()

@@ -1,44 +1,72 @@
-"""Running a suite from ``expectations/`` on a pandas frame with Great Expectations.
+"""Running a suite from ``expectations/`` on rows of a DuckDB database, in SQL, with Great
+Expectations' SQL datasource (through ``gx_duckdb.duckdb_sql_adapter``).
 
-GX cannot validate DuckDB through SQL, so every dataset is read into pandas (only the rows
-that need validating) and validated here. GX is imported lazily: its import costs seconds, and
-only the check steps need it. Results go to a file-backed GX context under
-``<data dir>/quality/gx``; ``build_data_docs`` renders a step's validations into the Data Docs
-site under ``<data dir>/quality/data_docs`` once, after the step's last validation (an
-UpdateDataDocsAction per validation cost ~0.5 s each).
+The rows are a query over one DuckDB file (a seed or mart of the warehouse, the audit's staged
+batch); nothing is copied into Python but the counts and a few rows for previews. GX counts each
+rule's unexpected rows; the rows themselves are named by SQL predicates
+(``sql_conditions.failing_condition``), whose counts are checked against GX's here, so the audit
+can select every bad row in SQL. GX is imported lazily: its import costs seconds, and only the
+check steps need it. Results go to a file-backed GX context under ``<data dir>/quality/gx``;
+``build_data_docs`` renders a step's validations into the Data Docs site under
+``<data dir>/quality/data_docs`` once, after the step's last validation (an UpdateDataDocsAction
+per validation cost ~0.5 s each).
 
-Validations use the COMPLETE result format: on passing data it costs the same as BASIC or
-SUMMARY (~0.7 s per million raw_prices rows each, measured), and the audit needs the row
-positions it adds whenever a rule fails.
+Validations use the SUMMARY result format: counts, and no list of every unexpected value (the
+COMPLETE format would fetch all of them into Python).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import warnings
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
+import duckdb
 
+from orchestration import settings
 from orchestration.quality.data_docs_offline import make_offline
+from orchestration.quality.gx_duckdb import duckdb_sql_adapter
 from orchestration.quality.outcomes import ExpectationOutcome, SuiteOutcome
+from orchestration.quality.sql_conditions import (
+    KEY_ROWS,
+    compound_key,
+    failing_condition,
+    identifier,
+    with_key_counts,
+)
 from orchestration.quality.suites import load_suite_document
 
-DATASOURCE = "hashpivot"
+DATASOURCE = "hashpivot_duckdb"
 DOCS_SITE = "hashpivot"
 _MAX_OBSERVED_CHARS = 200
 
 
-class GxValidator:
-    """One GX context for a check step: validates frames, then builds their Data Docs."""
+class SuiteRuleMismatchError(RuntimeError):
+    """A rule's SQL predicate and GX disagree on how many rows break it."""
 
-    def __init__(self, context_dir: Path, data_docs_index: Path) -> None:
+
+class GxValidator:
+    """One GX context for a check step: validates queries over one DuckDB file, then builds
+    their Data Docs."""
+
+    def __init__(
+        self,
+        context_dir: Path,
+        data_docs_index: Path,
+        database: Path,
+        config: Mapping[str, str] | None = None,
+    ) -> None:
         self.context_dir = context_dir
         self.data_docs_index = data_docs_index
-        self._checkpoints: dict[str, Any] = {}
+        self.database = database
+        # One config for GX's connection and ours (``settings.duckdb_config()`` by default):
+        # DuckDB refuses a connection to a file open in the same process with another config.
+        self._config = dict(config or settings.duckdb_config())
+        self._checkpoints: dict[tuple[str, str], Any] = {}
         # Validation results and suites not rendered into the Data Docs yet.
         self._undocumented: list[Any] = []
 
@@ -68,24 +96,41 @@ class GxValidator:
         return context
 
     def validate(
-        self, suite_name: str, frame: pd.DataFrame, parameters: Mapping[str, Any] | None = None
+        self,
+        suite_name: str,
+        query: str,
+        parameters: Mapping[str, Any] | None = None,
+        order_by: Sequence[str] = (),
     ) -> SuiteOutcome:
-        """Validate ``frame`` against the suite; ``parameters`` fill its ``$PARAMETER``s.
+        """Validate ``query``'s rows against the suite; ``parameters`` fill its
+        ``$PARAMETER``s (dates as ``datetime.date``). Each failed row-level rule gets its SQL
+        predicate and its first rows (ordered by ``order_by``).
 
         The result is stored in the GX context; call ``build_data_docs`` after the step's last
         validation to show it in the Data Docs.
         """
-        rows = frame.reset_index(drop=True)
-        result = self._checkpoint(suite_name).run(
-            batch_parameters={"dataframe": rows}, expectation_parameters=dict(parameters or {})
-        )
+        parameters = dict(parameters or {})
+        with duckdb_sql_adapter():
+            result = self._checkpoint(suite_name, query).run(expectation_parameters=parameters)
         ((result_id, validation),) = result.run_results.items()
         self._undocumented.append(result_id)
-        return SuiteOutcome(
-            suite=suite_name,
-            row_count=len(rows),
-            expectations=tuple(_outcome(item) for item in validation.results),
+        document = load_suite_document(suite_name)
+        failed = [
+            failing_condition(
+                item.expectation_config.type, item.expectation_config.kwargs, parameters
+            )
+            for item in validation.results
+            if not item.success
+        ]
+        rows = with_key_counts(
+            query, compound_key(document["expectations"]), [c for c in failed if c is not None]
         )
+        with duckdb.connect(str(self.database), read_only=True, config=self._config) as db:
+            (row_count,) = db.execute(f"select count(*) from ({query})").fetchall()[0]
+            expectations = tuple(
+                _outcome(item, parameters, db, rows, order_by) for item in validation.results
+            )
+        return SuiteOutcome(suite=suite_name, row_count=row_count, expectations=expectations)
 
     def build_data_docs(self) -> None:
         """Render the validations since the last call (and their suites) into the Data Docs
@@ -104,11 +149,11 @@ class GxValidator:
         if left:  # a GX upgrade linked a CDN file we do not vendor yet
             warnings.warn(f"Data Docs still load from the network: {left[:3]}", stacklevel=2)
 
-    def _checkpoint(self, suite_name: str) -> Any:
-        """The suite's checkpoint, stored once per validator: a chunked audit validates one
-        suite many times, and storing the suite and checkpoint again costs each time."""
-        if suite_name in self._checkpoints:
-            return self._checkpoints[suite_name]
+    def _checkpoint(self, suite_name: str, query: str) -> Any:
+        """The suite's checkpoint on ``query``, stored once per validator (storing a suite and
+        checkpoint costs each time)."""
+        if (suite_name, query) in self._checkpoints:
+            return self._checkpoints[suite_name, query]
         gx, context = self._gx, self._context
         document = load_suite_document(suite_name)
         suite = context.suites.add_or_update(
@@ -125,37 +170,66 @@ class GxValidator:
                 validation_definitions=[
                     context.validation_definitions.add_or_update(
                         gx.ValidationDefinition(
-                            name=suite_name, data=self._batch_definition(suite_name), suite=suite
+                            name=suite_name,
+                            data=self._batch_definition(suite_name, query),
+                            suite=suite,
                         )
                     )
                 ],
                 actions=[],
-                result_format={"result_format": "COMPLETE"},
+                result_format={
+                    "result_format": "SUMMARY",
+                    "partial_unexpected_count": settings.PREVIEW_ROWS,
+                    "return_unexpected_index_query": False,
+                },
             )
         )
-        self._checkpoints[suite_name] = checkpoint
+        self._checkpoints[suite_name, query] = checkpoint
         return checkpoint
 
-    def _batch_definition(self, suite_name: str) -> Any:
-        datasource = self._context.data_sources.add_or_update_pandas(DATASOURCE)
-        try:
-            asset = datasource.get_asset(suite_name)
-        except LookupError:
-            asset = datasource.add_dataframe_asset(suite_name)
-        try:
-            return asset.get_batch_definition("whole_frame")
-        except KeyError:
-            return asset.add_batch_definition_whole_dataframe("whole_frame")
+    def _batch_definition(self, suite_name: str, query: str) -> Any:
+        datasource = self._context.data_sources.add_or_update_sql(
+            DATASOURCE,
+            connection_string=f"duckdb:///{self.database}",
+            kwargs={"connect_args": {"read_only": True, "config": self._config}},
+        )
+        with contextlib.suppress(LookupError):  # a query changes with the batch
+            datasource.delete_asset(suite_name)
+        asset = datasource.add_query_asset(suite_name, query=query)
+        return asset.add_batch_definition_whole_table("whole_query")
 
 
-def _outcome(item: Any) -> ExpectationOutcome:
+def _outcome(
+    item: Any,
+    parameters: Mapping[str, Any],
+    db: duckdb.DuckDBPyConnection,
+    rows: str,
+    order_by: Sequence[str],
+) -> ExpectationOutcome:
     config = item.expectation_config
     kwargs = config.kwargs
     result = item.result or {}
     observed = result.get("observed_value")
-    error = None
-    if item.exception_info and item.exception_info.get("raised_exception"):
-        error = str(item.exception_info.get("exception_message"))
+    error = _error(item)
+    if error is None and "unexpected_count" not in result and "observed_value" not in result:
+        error = "no result (metrics failed)"
+    condition = failing_condition(config.type, kwargs, parameters)
+    preview: tuple[dict[str, Any], ...] = ()
+    if condition is not None and not item.success and error is None:
+        (count,) = db.execute(f"select count(*) from ({rows}) where {condition}").fetchall()[0]
+        if count != int(result.get("unexpected_count") or 0):
+            raise SuiteRuleMismatchError(
+                f"{config.meta.get('rule', config.type)}: GX counts "
+                f"{result.get('unexpected_count')} unexpected rows, its SQL predicate {count} "
+                f"({condition})"
+            )
+        order = ", ".join(identifier(c) for c in order_by) or "all"
+        cursor = db.execute(
+            f"select * exclude ({KEY_ROWS}) from ({rows}) where {condition} "
+            f"order by {order} limit {settings.PREVIEW_ROWS}"
+        )
+        columns = [column[0] for column in cursor.description]
+        preview = tuple(dict(zip(columns, row, strict=True)) for row in cursor.fetchall())
     return ExpectationOutcome(
         rule=config.meta.get("rule", config.type),
         expectation_type=config.type,
@@ -163,10 +237,22 @@ def _outcome(item: Any) -> ExpectationOutcome:
         severity=str(getattr(config.severity, "value", config.severity)),
         success=bool(item.success),
         unexpected_count=int(result.get("unexpected_count") or 0),
-        unexpected_rows=tuple(sorted(int(i) for i in result.get("unexpected_index_list") or ())),
+        condition=condition,
+        unexpected_rows=preview,
         observed_value=None if observed is None else str(observed)[:_MAX_OBSERVED_CHARS],
         error=error,
     )
+
+
+def _error(item: Any) -> str | None:
+    """The first exception GX recorded for the expectation (per expectation or per metric)."""
+    info = item.exception_info or {}
+    if info.get("raised_exception"):
+        return str(info.get("exception_message"))
+    for value in info.values():
+        if isinstance(value, Mapping) and value.get("raised_exception"):
+            return str(value.get("exception_message"))
+    return None
 
 
 def _pair_or_list(kwargs: Mapping[str, Any]) -> str | None:

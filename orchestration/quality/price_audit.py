@@ -5,35 +5,33 @@ A price row of a ticker in the companies seed that breaks a critical rule blocks
 ``--universe all``, rows of other tickers that break a critical rule (zero closes, bad symbols...)
 are set aside in the quarantine and kept out of the marts; publishing still blocks when they are
 more than ``max_quarantine_share`` of the batch.
+
+Everything here is SQL over the staged batch (``ledger.stage_pending_batch``) in a DuckDB
+database: the bad rows are selected by the failed rules' predicates (``sql_conditions``), counted
+and written to the ledger in DuckDB; Python holds only counts and a few rows for messages.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Callable, Collection, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
 
-import numpy as np
-import pandas as pd
+import duckdb
 
 from orchestration import settings
-from orchestration.quality.outcomes import SuiteOutcome, append_outcome
+from orchestration.quality.outcomes import SuiteOutcome
+from orchestration.quality.sql_conditions import compound_key, literal, with_key_counts
+from orchestration.quality.suites import load_suite_document
 
 DEFAULT_MAX_QUARANTINE_SHARE = settings.MAX_QUARANTINE_SHARE.default
-# Row positions a combined outcome keeps per expectation: enough for any preview, and bounded
-# when a whole batch breaks a rule (its counts stay exact).
-KEPT_POSITIONS = 1_000
-# What a verdict keeps of a bad row: the ledger's quarantine columns and the previews' ones.
-BAD_ROW_COLUMNS = ["landing_file", "ticker", "date", "close", "rules"]
-
-
-def prepare_price_batch(rows: pd.DataFrame) -> pd.DataFrame:
-    """The batch as the raw_prices suite sees it: sorted, with each row's absolute return
-    against the ticker's previous row in the batch (for the jump warning)."""
-    batch = rows.sort_values(["ticker", "date"], kind="stable").reset_index(drop=True)
-    previous = batch.groupby("ticker")["adj_close"].shift()
-    batch["abs_return_in_batch"] = (batch["adj_close"] / previous - 1).abs()
-    return batch
+# The staged batch's table, and the view of its rows that broke critical rules.
+BATCH_TABLE = "pending_batch"
+BAD_ROWS_VIEW = "bad_rows"
+# What a preview shows of a bad row (the ledger's quarantine has landing_file too).
+PREVIEW_COLUMNS = ["ticker", "date", "close", "rules"]
 
 
 @dataclass(frozen=True)
@@ -41,20 +39,16 @@ class BatchVerdict:
     """What the audit decided about one batch."""
 
     outcome: SuiteOutcome
-    # Curated rows that broke a critical rule, with a `rules` column: these block publishing.
-    blocking_rows: pd.DataFrame
-    # Other tickers' rows that broke a critical rule: set aside, with a `rules` column.
-    quarantined_rows: pd.DataFrame
+    # Curated rows that broke a critical rule (these block publishing), plus one for the
+    # critical rules that failed without naming rows; the first few, with their rules.
+    blocking_count: int
+    blocking_preview: tuple[dict[str, Any], ...]
+    blocking_rules: tuple[str, ...]
+    # Other tickers' rows that broke a critical rule: set aside.
+    quarantined_count: int
+    quarantined_preview: tuple[dict[str, Any], ...]
+    quarantined_tickers: tuple[str, ...]
     max_quarantine_share: float
-    # How many rows were quarantined, when ``quarantined_rows`` stopped short of them all: a
-    # chunked audit stops keeping them once the share is certainly over the limit.
-    quarantined_total: int | None = None
-
-    @property
-    def quarantined_count(self) -> int:
-        if self.quarantined_total is None:
-            return len(self.quarantined_rows)
-        return self.quarantined_total
 
     @property
     def quarantine_share(self) -> float:
@@ -66,23 +60,19 @@ class BatchVerdict:
 
     @property
     def passes(self) -> bool:
-        return self.blocking_rows.empty and not self.quarantine_exceeds_limit
+        return self.blocking_count == 0 and not self.quarantine_exceeds_limit
 
     def failure_message(self) -> str:
         """What blocked, naming the rules and the first bad rows."""
         parts = []
-        if not self.blocking_rows.empty:
-            preview = self.blocking_rows.head(settings.PREVIEW_ROWS)
+        if self.blocking_count:
             rows = "; ".join(
-                f"{r.ticker} {pd.Timestamp(r.date).date()} close={r.close} [{r.rules}]"
-                for r in preview.itertuples()
-            )
-            rules = sorted(
-                {rule for joined in self.blocking_rows["rules"] for rule in joined.split(",")}
+                f"{r['ticker']} {r['date']} close={r['close']} [{r['rules']}]"
+                for r in self.blocking_preview[: settings.PREVIEW_ROWS]
             )
             parts.append(
-                f"{len(self.blocking_rows)} price rows of curated tickers break "
-                f"{', '.join(rules)} (raw_prices suite): {rows}"
+                f"{self.blocking_count} price rows of curated tickers break "
+                f"{', '.join(self.blocking_rules)} (raw_prices suite): {rows}"
             )
         if self.quarantine_exceeds_limit:
             parts.append(
@@ -92,158 +82,104 @@ class BatchVerdict:
         return " | ".join(parts) or "passed"
 
 
+def bad_rows_query(outcome: SuiteOutcome, table: str = BATCH_TABLE) -> str:
+    """The rows of ``table`` that broke a failed critical rule, with a ``rules`` column listing
+    the rules each broke (in the suite's order)."""
+    failed = [e for e in outcome.failed_critical if e.condition is not None]
+    rows = with_key_counts(
+        f"select * from {table}",
+        compound_key(load_suite_document(outcome.suite)["expectations"]),
+        [e.condition for e in failed],
+    )
+    if not failed:
+        return f"select landing_file, ticker, date, close, '' as rules from {table} where false"
+    rules = ", ".join(f"case when {e.condition} then {literal(e.rule)} end" for e in failed)
+    where = " or ".join(e.condition for e in failed)
+    return (
+        f"select landing_file, ticker, date, close, concat_ws(',', {rules}) as rules "
+        f"from ({rows}) where {where}"
+    )
+
+
 def audit_price_batch(
-    batch: pd.DataFrame,
+    connection: duckdb.DuckDBPyConnection,
     outcome: SuiteOutcome,
     curated_tickers: Collection[str],
     max_quarantine_share: float = DEFAULT_MAX_QUARANTINE_SHARE,
+    table: str = BATCH_TABLE,
 ) -> BatchVerdict:
-    """Split the rows that broke critical rules into blocking (curated) and quarantined (other).
+    """Split the rows that broke critical rules into blocking (curated) and quarantined (other),
+    in SQL over ``table``; leaves the view ``bad_rows`` (with a ``curated`` flag) for
+    ``write_quarantine``.
 
     A critical rule that failed without naming rows (a whole-batch rule, or an error) blocks.
     """
-    blocking, quarantined = split_bad_rows(batch, outcome, curated_tickers)
+    connection.execute(
+        "create or replace temp table curated_tickers as "
+        "select unnest($tickers::varchar[]) as ticker",
+        {"tickers": sorted(curated_tickers)},
+    )
+    connection.execute(
+        f"create or replace temp view {BAD_ROWS_VIEW} as "
+        f"select bad.*, coalesce(bad.ticker in (select ticker from curated_tickers), false) "
+        f"as curated from ({bad_rows_query(outcome, table)}) as bad"
+    )
+
+    def fetch(query: str) -> list[dict[str, Any]]:
+        cursor = connection.execute(query)
+        columns = [column[0] for column in cursor.description]
+        return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
+
+    counts = dict(
+        connection.execute(
+            f"select curated, count(*) from {BAD_ROWS_VIEW} group by curated"
+        ).fetchall()
+    )
+    preview_sql = (
+        f"select {', '.join(PREVIEW_COLUMNS)} from {BAD_ROWS_VIEW} where {{}} "
+        f"order by ticker, date limit {settings.PREVIEW_ROWS}"
+    )
+    blocking_rules = [
+        rule
+        for (rule,) in connection.execute(
+            f"select distinct unnest(string_split(rules, ',')) as rule from {BAD_ROWS_VIEW} "
+            "where curated order by rule"
+        ).fetchall()
+    ]
+    blocking_preview = fetch(preview_sql.format("curated"))
+    batch_failures = [e.rule for e in outcome.failed_critical if e.condition is None]
+    if batch_failures:  # one more blocking "row" standing for the whole batch
+        blocking_preview.append(
+            {"ticker": "(batch)", "date": None, "close": None, "rules": ",".join(batch_failures)}
+        )
+        blocking_rules = sorted({*blocking_rules, *batch_failures})
+    tickers = connection.execute(
+        f"select distinct ticker from {BAD_ROWS_VIEW} where not curated order by ticker"
+    ).fetchall()
     return BatchVerdict(
         outcome=outcome,
-        blocking_rows=_with_batch_failures(blocking, _whole_batch_failures(outcome)),
-        quarantined_rows=quarantined,
+        blocking_count=counts.get(True, 0) + (1 if batch_failures else 0),
+        blocking_preview=tuple(blocking_preview),
+        blocking_rules=tuple(blocking_rules),
+        quarantined_count=counts.get(False, 0),
+        quarantined_preview=tuple(fetch(preview_sql.format("not curated"))),
+        quarantined_tickers=tuple(str(ticker) for (ticker,) in tickers),
         max_quarantine_share=max_quarantine_share,
     )
 
 
-def split_bad_rows(
-    batch: pd.DataFrame, outcome: SuiteOutcome, curated_tickers: Collection[str]
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(curated rows, other rows) of ``batch`` named by failed critical rules, each with a
-    ``rules`` column listing the rules the row broke."""
-    rules_by_row: dict[int, list[str]] = defaultdict(list)
-    for expectation in outcome.failed_critical:
-        for position in expectation.unexpected_rows:
-            rules_by_row[position].append(expectation.rule)
-    positions = np.array(sorted(rules_by_row), dtype=int)
-    bad = batch.iloc[positions].copy() if len(positions) else batch.iloc[0:0].copy()
-    # A typed column even when empty, so the bad rows of several chunks concatenate cleanly.
-    bad["rules"] = pd.Series(
-        [",".join(rules_by_row[p]) for p in positions], index=bad.index, dtype="str"
+def write_quarantine(
+    connection: duckdb.DuckDBPyConnection, path: Path, run_id: str, quarantined_at: datetime
+) -> None:
+    """Write the quarantined rows of the last ``audit_price_batch`` on ``connection`` to ``path``
+    as Parquet in the ledger's ``QUARANTINE_SCHEMA``, straight from DuckDB."""
+    connection.execute(
+        f"""
+        copy (
+            select landing_file, ticker, date::date as date, close::double as close, rules,
+                $run_id as run_id, $quarantined_at::timestamptz as quarantined_at
+            from {BAD_ROWS_VIEW} where not curated order by ticker, date
+        ) to {literal(str(path))} (format parquet)
+        """,
+        {"run_id": run_id, "quarantined_at": quarantined_at},
     )
-    is_curated = bad["ticker"].isin(set(curated_tickers))
-    return bad[is_curated].reset_index(drop=True), bad[~is_curated].reset_index(drop=True)
-
-
-def _whole_batch_failures(outcome: SuiteOutcome) -> list[str]:
-    return [e.rule for e in outcome.failed_critical if not e.unexpected_rows]
-
-
-def _with_batch_failures(blocking: pd.DataFrame, rules: list[str]) -> pd.DataFrame:
-    if not rules:
-        return blocking.reset_index(drop=True)
-    summary = pd.DataFrame(
-        {"ticker": ["(batch)"], "date": [pd.NaT], "close": [np.nan], "rules": [",".join(rules)]}
-    )
-    return pd.concat([blocking, summary], ignore_index=True)
-
-
-@dataclass
-class ChunkedPriceAudit:
-    """The audit of a batch validated chunk by chunk, each chunk holding whole tickers.
-
-    Because no ticker spans two chunks, every raw_prices rule gives on a chunk what it gives on
-    those rows inside the whole batch; the combined outcome and verdict equal the unchunked ones
-    (positions are batch positions, chunks in order). Memory holds only the bad rows, and once
-    the quarantined rows are certainly over the allowed share of ``planned_rows`` (an upper
-    bound of the batch's rows) only their count.
-    """
-
-    curated_tickers: Collection[str]
-    max_quarantine_share: float = DEFAULT_MAX_QUARANTINE_SHARE
-    planned_rows: int | None = None
-    # The combined outcome of the chunks added so far; None before the first.
-    outcome: SuiteOutcome | None = field(default=None, init=False)
-    chunks: int = field(default=0, init=False)
-    _blocking: list[pd.DataFrame] = field(default_factory=list, init=False)
-    _quarantined: list[pd.DataFrame] = field(default_factory=list, init=False)
-    _quarantined_kept: int = field(default=0, init=False)
-    _quarantined_total: int = field(default=0, init=False)
-    _batch_failures: dict[str, None] = field(default_factory=dict, init=False)  # ordered set
-    _preview: list[pd.DataFrame] = field(default_factory=list, init=False)
-
-    def add(self, chunk: pd.DataFrame, outcome: SuiteOutcome) -> None:
-        """Take in one validated chunk (``outcome`` is the suite's on ``chunk``, in its order)."""
-        offset = self.outcome.row_count if self.outcome else 0
-        # First, so that a chunk validated against other rules is refused before it counts.
-        combined = append_outcome(self.outcome, outcome, max_rows_kept=KEPT_POSITIONS)
-        blocking, quarantined = split_bad_rows(chunk, outcome, self.curated_tickers)
-        self._blocking.append(_bad_row_columns(blocking))
-        self._quarantined_total += len(quarantined)
-        if not self._quarantine_certainly_too_large():
-            self._quarantined.append(_bad_row_columns(quarantined))
-            self._quarantined_kept += len(quarantined)
-        self._batch_failures.update(dict.fromkeys(_whole_batch_failures(outcome)))
-        # The rows any preview can show: each failed expectation's first settings.PREVIEW_ROWS.
-        kept = self.outcome.expectations if self.outcome else ()
-        preview = set()
-        for position, expectation in enumerate(outcome.expectations):
-            already = len(kept[position].unexpected_rows) if kept else 0
-            preview.update(expectation.unexpected_rows[: max(settings.PREVIEW_ROWS - already, 0)])
-        if preview:
-            rows = sorted(preview)
-            self._preview.append(chunk.iloc[rows].set_axis([offset + r for r in rows]))
-        self.outcome = combined
-        self.chunks += 1
-
-    def _quarantine_certainly_too_large(self) -> bool:
-        if self.planned_rows is None:
-            return False
-        return self._quarantined_kept > self.max_quarantine_share * self.planned_rows
-
-    @property
-    def preview_rows(self) -> pd.DataFrame:
-        """Bad rows to show, indexed by their batch position (``suite_check_results``'s frame)."""
-        if not self._preview:
-            return pd.DataFrame()
-        return pd.concat(self._preview)
-
-    def verdict(self) -> BatchVerdict:
-        if self.outcome is None:
-            raise ValueError("no chunk was audited")
-        if self.planned_rows is not None and self.outcome.row_count > self.planned_rows:
-            # The quarantine cut-off relied on this bound.
-            raise ValueError(
-                f"audited {self.outcome.row_count} rows, more than the planned {self.planned_rows}"
-            )
-        blocking = pd.concat(self._blocking, ignore_index=True)
-        verdict = BatchVerdict(
-            outcome=self.outcome,
-            blocking_rows=_with_batch_failures(blocking, list(self._batch_failures)),
-            quarantined_rows=pd.concat(self._quarantined, ignore_index=True),
-            max_quarantine_share=self.max_quarantine_share,
-            quarantined_total=self._quarantined_total,
-        )
-        if self._quarantined_kept < self._quarantined_total and verdict.passes:
-            # Unreachable while planned_rows bounds the batch; the ledger must never get a
-            # partial quarantine.
-            raise RuntimeError("quarantined rows were dropped from a passing verdict")
-        return verdict
-
-
-def audit_in_chunks(
-    chunks: Iterable[pd.DataFrame],
-    validate: Callable[[pd.DataFrame], SuiteOutcome],
-    curated_tickers: Collection[str],
-    max_quarantine_share: float = DEFAULT_MAX_QUARANTINE_SHARE,
-    planned_rows: int | None = None,
-) -> ChunkedPriceAudit:
-    """Prepare and validate each chunk of pending rows (whole tickers each, in ticker order) and
-    combine the results. Empty chunks are skipped."""
-    audit = ChunkedPriceAudit(curated_tickers, max_quarantine_share, planned_rows)
-    for rows in chunks:
-        if rows.empty:
-            continue
-        batch = prepare_price_batch(rows)
-        audit.add(batch, validate(batch))
-        del batch, rows  # let the chunk go before the next one is read
-    return audit
-
-
-def _bad_row_columns(rows: pd.DataFrame) -> pd.DataFrame:
-    return rows[[column for column in BAD_ROW_COLUMNS if column in rows.columns]]

@@ -19,8 +19,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-import duckdb
-
 from orchestration.paths import DBT_PROJECT_DIR, data_paths
 from orchestration.quality.checks import GUARDED_TABLES
 from orchestration.quality.seed_rules import Problem, check_seeds_folder, read_seed
@@ -29,6 +27,8 @@ from orchestration.quality.seed_rules import Problem, check_seeds_folder, read_s
 # other parent (a price model) is not built.
 DBT_SELECTION = ["--select", "resource_type:seed", "path:models/staging/seeds"]
 SEEDS_SCHEMA = "seeds"
+# The column the seed suites' queries add: each row's position in its table (and so its file).
+SEED_ROW = "seed_row"
 
 
 @dataclass
@@ -91,32 +91,29 @@ def run_dbt_on_seeds(project_dir: Path, work_dir: Path, report: SeedsCheckReport
 
 def validate_seed_suites(project_dir: Path, work_dir: Path, report: SeedsCheckReport) -> None:
     """The seeds' GX suites on the loaded tables; a failed critical rule fails the check and
-    names the CSV lines of its rows (the table keeps the file's row order)."""
-    import pandas as pd
-
+    names the CSV lines of its first rows (a seed table keeps the file's row order, so a row's
+    DuckDB ``rowid`` is its position in the file)."""
     from orchestration.quality.gx_runner import GxValidator
 
-    today = pd.Timestamp(datetime.now(UTC).date())
+    today = datetime.now(UTC).date()
     parameters = {"today": today, "fresh_since": today}
     paths = data_paths(work_dir)
-    validator = GxValidator(paths.quality, paths.data_docs_index)
-    seed_tables = [t for t in GUARDED_TABLES if t.schema == SEEDS_SCHEMA]
-    with duckdb.connect(str(paths.warehouse), read_only=True) as db:
-        for table in seed_tables:
-            name = table.name
-            frame = db.sql(table.validation_query).df()
-            with contextlib.redirect_stderr(io.StringIO()):  # GX's progress bars, per suite
-                outcome = validator.validate(table.gx_suite, frame, parameters)
-            report.lines.append(
-                f"GX {table.gx_suite}: {outcome.passed_count} passed, {outcome.failed_count} failed"
-            )
-            rows = read_seed(project_dir / "seeds" / f"{name}.csv")
-            for expectation in outcome.failed_critical + outcome.failed_warnings:
-                add = report.fail if expectation.is_critical else report.lines.append
-                add(f"  {expectation.severity}: {expectation.describe()}")
-                for position in expectation.unexpected_rows:
-                    where = rows[position].line if position < len(rows) else "?"
-                    add(f"    {name}.csv:{where}")
+    validator = GxValidator(paths.quality, paths.data_docs_index, paths.warehouse)
+    for table in (t for t in GUARDED_TABLES if t.schema == SEEDS_SCHEMA):
+        query = f"select rowid as {SEED_ROW}, * from {table.relation}"
+        with contextlib.redirect_stderr(io.StringIO()):  # GX's progress bars, per suite
+            outcome = validator.validate(table.gx_suite, query, parameters, [SEED_ROW])
+        report.lines.append(
+            f"GX {table.gx_suite}: {outcome.passed_count} passed, {outcome.failed_count} failed"
+        )
+        rows = read_seed(project_dir / "seeds" / f"{table.name}.csv")
+        for expectation in outcome.failed_critical + outcome.failed_warnings:
+            add = report.fail if expectation.is_critical else report.lines.append
+            add(f"  {expectation.severity}: {expectation.describe()}")
+            for row in expectation.unexpected_rows:
+                position = row.get(SEED_ROW)
+                known = isinstance(position, int) and position < len(rows)
+                add(f"    {table.name}.csv:{rows[position].line if known else '?'}")
 
 
 def run_seeds_check(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+import duckdb
 import pandas as pd
 import pytest
 
@@ -14,8 +15,8 @@ from orchestration.paths import LedgerPaths
 from orchestration.quality.ledger import (
     accepted_file_names,
     pending_landing_files,
-    read_pending_rows,
     record_audit,
+    stage_pending_batch,
 )
 
 AUDITED_AT = datetime(2026, 11, 27, tzinfo=UTC)
@@ -47,7 +48,9 @@ def test_pending_rows_keep_only_the_latest_fetch_of_each_day(tmp_path: Path) -> 
     landing = tmp_path / "landing"
     older = land(landing, "r1", date(2025, 1, 3), hour=1, close=-1.0)  # bad...
     newer = land(landing, "r2", date(2025, 1, 3), hour=2, close=5.0)  # ...then revised
-    rows = read_pending_rows([older, newer])
+    connection = duckdb.connect()
+    stage_pending_batch(connection, [older, newer], "batch")
+    rows = connection.sql("select * from batch").df()
     assert len(rows) == 3  # Jan 1-3, once each
     assert set(rows["close"]) == {5.0}
     assert set(rows["landing_file"]) == {newer.name}

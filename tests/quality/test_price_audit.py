@@ -1,31 +1,46 @@
-"""The price batch audit: curated tickers block, the long tail is quarantined up to a share."""
+"""The price batch audit: curated tickers block, the long tail is quarantined up to a share.
+
+The verdict is SQL over a staged batch; here the batch is a small DuckDB table and each failed
+rule's predicate names rows by a ``pos`` column (what GX and ``sql_conditions`` do for real)."""
 
 from __future__ import annotations
 
-import numpy as np
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import duckdb
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 
-from orchestration.quality.outcomes import ExpectationOutcome, SuiteOutcome, append_outcome
+from orchestration.extract.landing import write_landing_file
+from orchestration.quality.ledger import QUARANTINE_SCHEMA, stage_pending_batch
+from orchestration.quality.outcomes import ExpectationOutcome, SuiteOutcome
 from orchestration.quality.price_audit import (
-    ChunkedPriceAudit,
+    BATCH_TABLE,
     audit_price_batch,
-    prepare_price_batch,
+    bad_rows_query,
+    write_quarantine,
 )
 
 
-def batch(tickers: list[str]) -> pd.DataFrame:
-    return pd.DataFrame(
-        {
-            "ticker": tickers,
-            "date": pd.to_datetime(["2025-01-02"] * len(tickers)),
-            "close": np.arange(1.0, len(tickers) + 1),
-            "adj_close": np.arange(1.0, len(tickers) + 1),
-        }
+def batch(tickers: list[str]) -> duckdb.DuckDBPyConnection:
+    """A connection whose pending_batch holds one row per ticker, ``pos`` its position."""
+    connection = duckdb.connect()
+    connection.execute(
+        f"""
+        create table {BATCH_TABLE} as
+        select pos - 1 as pos, 'f.parquet' as landing_file, ticker, date '2025-01-02' as date,
+            pos::double as close, pos::double as adj_close
+        from unnest($tickers) with ordinality as t(ticker, pos)
+        """,
+        {"tickers": tickers},
     )
+    return connection
 
 
-def outcome(rows: int, *failures: tuple[str, str, tuple[int, ...]]) -> SuiteOutcome:
+def outcome(rows: int, *failures: tuple[str, str, tuple[int, ...] | None]) -> SuiteOutcome:
+    """Failed rules naming rows by position; ``None`` positions: a rule without rows."""
     expectations = [
         ExpectationOutcome(
             rule=rule,
@@ -33,8 +48,8 @@ def outcome(rows: int, *failures: tuple[str, str, tuple[int, ...]]) -> SuiteOutc
             column="close",
             severity=severity,
             success=False,
-            unexpected_count=len(positions),
-            unexpected_rows=positions,
+            unexpected_count=len(positions or ()),
+            condition=None if positions is None else f"pos in ({', '.join(map(str, positions))})",
         )
         for rule, severity, positions in failures
     ]
@@ -45,20 +60,21 @@ def outcome(rows: int, *failures: tuple[str, str, tuple[int, ...]]) -> SuiteOutc
 def test_a_clean_batch_passes() -> None:
     verdict = audit_price_batch(batch(["IREN", "CIFR"]), outcome(2), {"IREN", "CIFR"})
     assert verdict.passes
-    assert verdict.blocking_rows.empty
-    assert verdict.quarantined_rows.empty
+    assert verdict.blocking_count == 0
+    assert verdict.quarantined_count == 0
 
 
 def test_a_curated_tickers_bad_row_blocks_and_is_named() -> None:
-    frame = batch(["IREN", "CIFR", "ZZZ"])
+    connection = batch(["IREN", "CIFR", "ZZZ"])
     result = outcome(
         3, ("close_positive", "critical", (1,)), ("high_not_below_low", "critical", (1, 2))
     )
-    verdict = audit_price_batch(frame, result, {"IREN", "CIFR"}, max_quarantine_share=0.5)
+    verdict = audit_price_batch(connection, result, {"IREN", "CIFR"}, max_quarantine_share=0.5)
     assert not verdict.passes
-    assert list(verdict.blocking_rows["ticker"]) == ["CIFR"]
-    assert verdict.blocking_rows["rules"].item() == "close_positive,high_not_below_low"
-    assert list(verdict.quarantined_rows["ticker"]) == ["ZZZ"]
+    assert verdict.blocking_count == 1
+    assert [row["ticker"] for row in verdict.blocking_preview] == ["CIFR"]
+    assert verdict.blocking_preview[0]["rules"] == "close_positive,high_not_below_low"
+    assert verdict.quarantined_tickers == ("ZZZ",)
     message = verdict.failure_message()
     assert "CIFR 2025-01-02" in message
     assert "close_positive" in message
@@ -70,7 +86,8 @@ def test_other_tickers_bad_rows_are_quarantined_within_the_allowed_share() -> No
         batch(tickers), outcome(200, ("close_positive", "critical", (5, 9))), {"IREN"}, 0.01
     )
     assert verdict.passes
-    assert list(verdict.quarantined_rows["ticker"]) == ["T004", "T008"]
+    assert verdict.quarantined_tickers == ("T004", "T008")
+    assert verdict.quarantined_count == 2
     assert verdict.quarantine_share == pytest.approx(0.01)
 
 
@@ -88,91 +105,66 @@ def test_warnings_never_block_or_quarantine() -> None:
         batch(["IREN", "ZZZ"]), outcome(2, ("daily_move_below_50pct", "warning", (0, 1))), {"IREN"}
     )
     assert verdict.passes
-    assert verdict.quarantined_rows.empty
+    assert verdict.quarantined_count == 0
 
 
 def test_a_failed_rule_without_rows_blocks_the_batch() -> None:
-    verdict = audit_price_batch(batch(["ZZZ"]), outcome(1, ("schema", "critical", ())), {"IREN"})
+    verdict = audit_price_batch(batch(["ZZZ"]), outcome(1, ("schema", "critical", None)), {"IREN"})
     assert not verdict.passes
-    assert verdict.blocking_rows["rules"].item() == "schema"
+    assert verdict.blocking_count == 1
+    assert verdict.blocking_preview[-1]["rules"] == "schema"
+    assert "schema" in verdict.failure_message()
 
 
-def test_batch_returns_are_measured_within_each_ticker() -> None:
+def test_every_quarantined_row_reaches_the_ledger_file_in_its_schema(tmp_path: Path) -> None:
+    tickers = [f"T{i:04d}" for i in range(5000)]
+    bad = tuple(range(0, 5000, 2))  # far more rows than any preview keeps
+    connection = batch(tickers)
+    verdict = audit_price_batch(connection, outcome(5000, ("close_positive", "critical", bad)), {})
+    assert verdict.quarantined_count == 2500
+    assert len(verdict.quarantined_preview) < 100
+    path = tmp_path / "q.parquet"
+    at = datetime(2026, 11, 27, tzinfo=UTC)
+    write_quarantine(connection, path, "run-1", at)
+    table = pq.read_table(path)
+    assert [(f.name, f.type) for f in table.schema] == [(f.name, f.type) for f in QUARANTINE_SCHEMA]
+    frame = table.to_pandas()
+    assert len(frame) == 2500
+    assert set(frame["rules"]) == {"close_positive"}
+    assert frame["ticker"].tolist() == [tickers[i] for i in bad]
+    assert set(frame["run_id"]) == {"run-1"}
+
+
+def test_a_row_breaking_no_critical_rule_is_never_selected() -> None:
+    query = bad_rows_query(outcome(3, ("daily_move_below_50pct", "warning", (0,))))
+    assert batch(["A", "B", "C"]).execute(f"select count(*) from ({query})").fetchone() == (0,)
+
+
+def test_batch_returns_are_measured_within_each_ticker(tmp_path: Path) -> None:
     frame = pd.DataFrame(
         {
             "ticker": ["B", "A", "A", "B"],
             "date": pd.to_datetime(["2025-01-02", "2025-01-03", "2025-01-02", "2025-01-03"]),
+            "open": 1.0, "high": 1.0, "low": 1.0, "close": 1.0,
             "adj_close": [10.0, 30.0, 20.0, 5.0],
+            "volume": 1.0,
         }
-    )
-    prepared = prepare_price_batch(frame)
-    assert list(prepared["ticker"]) == ["A", "A", "B", "B"]
-    assert prepared["abs_return_in_batch"].tolist()[1] == pytest.approx(0.5)
-    assert prepared["abs_return_in_batch"].tolist()[3] == pytest.approx(0.5)
-    assert prepared["abs_return_in_batch"].isna().tolist() == [True, False, True, False]
-
-
-def test_combined_outcomes_count_every_row_and_move_positions_past_earlier_chunks() -> None:
-    first = outcome(3, ("close_positive", "critical", (1,)))
-    second = outcome(4, ("close_positive", "critical", (0, 3)))
-    combined = append_outcome(append_outcome(None, first), second)
-    assert combined.row_count == 7
-    (failed,) = combined.failed_critical
-    assert failed.unexpected_count == 3
-    assert failed.unexpected_rows == (1, 3, 6)
-    assert combined.passed_count == 1  # the rule that passed in both chunks
-    capped = append_outcome(first, second, max_rows_kept=2)
-    assert capped.failed_critical[0].unexpected_rows == (1, 3)
-    assert capped.failed_critical[0].unexpected_count == 3
-
-
-def test_outcomes_of_different_rules_are_not_combined() -> None:
-    with pytest.raises(ValueError, match="different suites or rules"):
-        append_outcome(outcome(1, ("a", "critical", (0,))), outcome(1, ("b", "critical", (0,))))
-
-
-def test_a_chunked_audit_keeps_only_the_count_of_a_quarantine_far_over_its_share() -> None:
-    audit = ChunkedPriceAudit({"IREN"}, max_quarantine_share=0.01, planned_rows=400)
-    for start in range(0, 400, 100):  # every row of every chunk is bad
-        chunk = batch([f"T{i:03d}" for i in range(start, start + 100)])
-        audit.add(chunk, outcome(100, ("close_positive", "critical", tuple(range(100)))))
-    verdict = audit.verdict()
-    assert verdict.quarantined_count == 400
-    assert len(verdict.quarantined_rows) == 100  # the first chunk's, then only counted
-    assert verdict.quarantine_share == 1.0
-    assert not verdict.passes
-    assert "400 of 400 rows quarantined" in verdict.failure_message()
-    assert audit.outcome.failed_critical[0].unexpected_count == 400
-
-
-def test_a_chunked_audit_keeps_every_quarantined_row_within_the_share() -> None:
-    audit = ChunkedPriceAudit({"IREN"}, max_quarantine_share=0.01, planned_rows=400)
-    for start in range(0, 400, 100):
-        chunk = batch([f"T{i:03d}" for i in range(start, start + 100)])
-        audit.add(chunk, outcome(100, ("close_positive", "critical", (7,))))
-    verdict = audit.verdict()
-    assert verdict.passes
-    assert list(verdict.quarantined_rows["ticker"]) == ["T007", "T107", "T207", "T307"]
-    assert audit.preview_rows.index.tolist() == [7, 107, 207, 307]
-
-
-def test_a_rule_failing_without_rows_in_any_chunk_blocks_once() -> None:
-    def schema(success: bool) -> SuiteOutcome:
-        return SuiteOutcome(
-            "raw_prices", 1, (ExpectationOutcome("schema", "expect_x", None, "critical", success),)
-        )
-
-    audit = ChunkedPriceAudit({"IREN"})
-    audit.add(batch(["A"]), schema(True))
-    audit.add(batch(["B"]), schema(False))
-    audit.add(batch(["C"]), schema(False))
-    verdict = audit.verdict()
-    assert not verdict.passes
-    assert verdict.blocking_rows["rules"].tolist() == ["schema"]
-
-
-def test_a_chunked_audit_refuses_a_batch_larger_than_planned() -> None:
-    audit = ChunkedPriceAudit({"IREN"}, planned_rows=1)
-    audit.add(batch(["A", "B"]), outcome(2))
-    with pytest.raises(ValueError, match="more than the planned 1"):
-        audit.verdict()
+    )  # fmt: skip
+    file = write_landing_file(
+        frame, tmp_path, price_source="csv", run_id="r1",
+        fetched_at=datetime(2026, 11, 27, tzinfo=UTC),
+    )  # fmt: skip
+    connection = duckdb.connect()
+    assert stage_pending_batch(connection, [file], BATCH_TABLE) == 4
+    rows = connection.execute(
+        f"select ticker, date, abs_return_in_batch from {BATCH_TABLE} order by ticker, date"
+    ).fetchall()
+    assert [(t, d) for t, d, _ in rows] == [
+        ("A", date(2025, 1, 2)), ("A", date(2025, 1, 3)),
+        ("B", date(2025, 1, 2)), ("B", date(2025, 1, 3)),
+    ]  # fmt: skip
+    returns = [r for _, _, r in rows]
+    assert returns[0] is None
+    assert returns[2] is None
+    assert returns[1] == pytest.approx(0.5)
+    assert returns[3] == pytest.approx(0.5)

@@ -1,31 +1,59 @@
-"""The reviewed suites in expectations/, run through Great Expectations on small frames."""
+"""The reviewed suites in expectations/, run through Great Expectations' SQL datasource on
+small tables written to DuckDB (a ``row`` column numbers each frame's rows, so a test names the
+bad rows by their position)."""
 
 from __future__ import annotations
 
+import itertools
 import re
+from datetime import date
 from pathlib import Path
 
+import duckdb
 import numpy as np
 import pandas as pd
 import pytest
 
+from orchestration import settings
 from orchestration.paths import data_paths
 from orchestration.quality.checks import GUARDED_TABLES
 from orchestration.quality.gx_runner import GxValidator
 from orchestration.quality.suites import EXPECTATIONS_DIR, load_suite_document
 
-TODAY = pd.Timestamp("2026-11-27")
+TODAY = date(2026, 11, 27)
+_tables = itertools.count()
+
+
+class FrameValidator:
+    """Validates frames with a ``GxValidator``: each frame becomes a table of one DuckDB file."""
+
+    def __init__(self, data_dir: Path) -> None:
+        paths = data_paths(data_dir)
+        self.database = data_dir / "frames.duckdb"
+        self.gx = GxValidator(paths.quality, paths.data_docs_index, self.database)
+        self.data_docs_index = self.gx.data_docs_index
+
+    def validate(self, suite: str, frame: pd.DataFrame, parameters: dict):
+        table = f"frame_{next(_tables)}"
+        rows = frame.reset_index(drop=True).assign(row=lambda f: np.arange(len(f)))
+        with duckdb.connect(str(self.database), config=settings.duckdb_config()) as connection:
+            connection.register("rows_frame", rows)
+            connection.execute(f"create table {table} as select * from rows_frame")
+        return self.gx.validate(suite, f"select * from {table}", parameters, order_by=["row"])
+
+    def build_data_docs(self) -> None:
+        self.gx.build_data_docs()
 
 
 @pytest.fixture(scope="module")
-def validator(tmp_path_factory: pytest.TempPathFactory) -> GxValidator:
-    paths = data_paths(tmp_path_factory.mktemp("data"))
-    return GxValidator(paths.quality, paths.data_docs_index)
+def validator(tmp_path_factory: pytest.TempPathFactory) -> FrameValidator:
+    return FrameValidator(tmp_path_factory.mktemp("data"))
 
 
 def failed_rules(outcome, severity: str = "critical") -> dict[str, tuple[int, ...]]:
+    """{rule: positions of the rows that broke it} of the failed rules."""
     return {
-        e.rule: e.unexpected_rows
+        e.rule: tuple(row["row"] for row in e.unexpected_rows)
         for e in outcome.expectations
         if not e.success and e.severity == severity
     }
@@ -65,7 +93,7 @@ def test_a_suite_without_rule_names_is_refused(tmp_path: Path, monkeypatch) -> N
         suites.load_suite_document("x")
 
 
-def test_clean_prices_pass_the_raw_suite(validator: GxValidator) -> None:
+def test_clean_prices_pass_the_raw_suite(validator: FrameValidator) -> None:
     outcome = validator.validate("raw_prices", clean_prices(), {"today": TODAY})
     assert failed_rules(outcome) == {}
     assert outcome.passed_count == len(outcome.expectations)
@@ -76,11 +104,11 @@ def docs_links(index: Path, suite: str) -> set[str]:
 
 
 def test_data_docs_are_built_once_and_show_every_validation(tmp_path: Path) -> None:
-    validator = GxValidator(data_paths(tmp_path).quality, data_paths(tmp_path).data_docs_index)
-    for _ in range(2):  # two chunks of one audit
+    validator = FrameValidator(tmp_path)
+    for _ in range(2):  # two batches of one step
         validator.validate("raw_prices", clean_prices(), {"today": TODAY})
     prices = clean_prices()[["date", "close", "adj_close"]].assign(daily_return=0.0)
-    parameters = {"today": TODAY, "fresh_since": pd.Timestamp("2025-01-01")}
+    parameters = {"today": TODAY, "fresh_since": date(2025, 1, 1)}
     validator.validate("mart_fct_daily_prices", prices, parameters)
     assert not validator.data_docs_index.exists()  # nothing rendered per validation
     validator.build_data_docs()
@@ -90,13 +118,13 @@ def test_data_docs_are_built_once_and_show_every_validation(tmp_path: Path) -> N
     for link in docs_links(index, "raw_prices") | docs_links(index, "mart_fct_daily_prices"):
         assert (index.parent / link).is_file()
     # The next step's validator adds its validations; the index keeps the earlier ones.
-    later = GxValidator(data_paths(tmp_path).quality, data_paths(tmp_path).data_docs_index)
+    later = FrameValidator(tmp_path)
     later.validate("raw_prices", clean_prices(), {"today": TODAY})
     later.build_data_docs()
     assert len(docs_links(index, "raw_prices")) == 3
 
 
-def test_raw_suite_names_every_bad_row(validator: GxValidator) -> None:
+def test_raw_suite_names_every_bad_row(validator: FrameValidator) -> None:
     prices = clean_prices(8)
     prices.loc[1, "close"] = -3.0  # a negative price
     prices.loc[2, ["high", "low"]] = [8.0, 9.0]  # high below low
@@ -116,7 +144,7 @@ def test_raw_suite_names_every_bad_row(validator: GxValidator) -> None:
     }
 
 
-def test_jumps_only_warn(validator: GxValidator) -> None:
+def test_jumps_only_warn(validator: FrameValidator) -> None:
     prices = clean_prices()
     prices.loc[2, "abs_return_in_batch"] = 0.9
     outcome = validator.validate("raw_prices", prices, {"today": TODAY})
@@ -124,7 +152,7 @@ def test_jumps_only_warn(validator: GxValidator) -> None:
     assert failed_rules(outcome, "warning") == {"daily_move_below_50pct": (2,)}
 
 
-def test_contract_seed_suite_catches_bad_contracts(validator: GxValidator) -> None:
+def test_contract_seed_suite_catches_bad_contracts(validator: FrameValidator) -> None:
     contracts = pd.DataFrame(
         {
             "contract_id": ["ok", "negative_mw", "future", "no_term"],
@@ -147,7 +175,7 @@ def test_contract_seed_suite_catches_bad_contracts(validator: GxValidator) -> No
     }
 
 
-def test_freshness_of_daily_prices_warns_against_the_as_of_date(validator: GxValidator) -> None:
+def test_freshness_of_daily_prices_warns_against_the_as_of_date(validator: FrameValidator) -> None:
     prices = pd.DataFrame(
         {
             "date": pd.to_datetime(["2025-03-28", "2025-03-31"]),
@@ -157,11 +185,49 @@ def test_freshness_of_daily_prices_warns_against_the_as_of_date(validator: GxVal
         }
     )
     stale = validator.validate(
-        "mart_fct_daily_prices", prices, {"today": TODAY, "fresh_since": pd.Timestamp("2025-04-10")}
+        "mart_fct_daily_prices", prices, {"today": TODAY, "fresh_since": date(2025, 4, 10)}
     )
     assert "fresh_against_as_of_date" in failed_rules(stale, "warning")
     assert failed_rules(stale) == {}
     fresh = validator.validate(
-        "mart_fct_daily_prices", prices, {"today": TODAY, "fresh_since": pd.Timestamp("2025-03-27")}
+        "mart_fct_daily_prices", prices, {"today": TODAY, "fresh_since": date(2025, 3, 27)}
     )
     assert failed_rules(fresh, "warning") == {}
+
+
+def test_an_unknown_price_source_is_named(validator: FrameValidator) -> None:
+    prices = clean_prices()
+    prices.loc[1, "price_source"] = "scraped"
+    assert failed_rules(validator.validate("raw_prices", prices, {"today": TODAY})) == {
+        "known_price_source": (1,)
+    }
+
+
+def test_a_predicate_that_disagrees_with_gx_fails_the_validation(
+    validator: FrameValidator, monkeypatch
+) -> None:
+    """The audit quarantines what the predicates select: a predicate naming fewer rows than GX
+    counted must stop the step, never quarantine less."""
+    from orchestration.quality import gx_runner
+
+    original = gx_runner.failing_condition
+
+    def too_narrow(expectation_type, kwargs, parameters):
+        condition = original(expectation_type, kwargs, parameters)
+        return None if condition is None else f"({condition}) and row < 0"
+
+    monkeypatch.setattr(gx_runner, "failing_condition", too_narrow)
+    prices = clean_prices()
+    prices.loc[1, "close"] = -3.0
+    with pytest.raises(gx_runner.SuiteRuleMismatchError, match="close_positive"):
+        validator.validate("raw_prices", prices, {"today": TODAY})
+
+
+def test_every_suite_rule_has_a_predicate_or_is_an_aggregate() -> None:
+    from orchestration.quality.sql_conditions import AGGREGATE_EXPECTATIONS, failing_condition
+
+    parameters = {"today": TODAY, "fresh_since": TODAY}
+    for path in EXPECTATIONS_DIR.glob("*.json"):
+        for expectation in load_suite_document(path.stem)["expectations"]:
+            condition = failing_condition(expectation["type"], expectation["kwargs"], parameters)
+            assert (condition is None) == (expectation["type"] in AGGREGATE_EXPECTATIONS)
