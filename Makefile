@@ -20,9 +20,10 @@ UV := $(shell command -v uv 2>/dev/null || echo "$(PYTHON) -m uv")
 
 # Re-sync only when the lock or the project metadata changed.
 $(VENV)/.synced: uv.lock pyproject.toml
+	@echo "setting up .venv from uv.lock (the first time takes a minute or two)"
 	@$(PYTHON) -m uv --version >/dev/null 2>&1 || command -v uv >/dev/null 2>&1 \
 		|| $(PYTHON) -m pip install --quiet uv
-	$(UV) sync --frozen --python $(PYTHON)
+	@$(UV) sync --frozen --quiet --python $(PYTHON)
 	@touch $@
 
 # Our own modules too (only the changed ones are recompiled; __pycache__ is git-ignored).
