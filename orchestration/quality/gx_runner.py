@@ -81,18 +81,23 @@ class GxValidator:
     @cached_property
     def _context(self) -> Any:
         context = self._gx.get_context(mode="file", project_root_dir=str(self.context_dir))
-        if DOCS_SITE not in (context.get_config().data_docs_sites or {}):
-            context.add_data_docs_site(
-                site_name=DOCS_SITE,
-                site_config={
-                    "class_name": "SiteBuilder",
-                    "store_backend": {
-                        "class_name": "TupleFilesystemStoreBackend",
-                        "base_directory": str(self.data_docs_index.parent),
-                    },
-                    "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
-                },
-            )
+        site = {
+            "class_name": "SiteBuilder",
+            "store_backend": {
+                "class_name": "TupleFilesystemStoreBackend",
+                "base_directory": str(self.data_docs_index.parent),
+            },
+            "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+        }
+        # GX stores the site's folder as an absolute path in the context's file: a data dir that
+        # was copied or moved would keep writing its Data Docs into the old place.
+        existing = (context.get_config().data_docs_sites or {}).get(DOCS_SITE)
+        if existing is None:
+            context.add_data_docs_site(site_name=DOCS_SITE, site_config=site)
+        elif dict(existing).get("store_backend", {}).get("base_directory") != str(
+            self.data_docs_index.parent
+        ):
+            context.update_data_docs_site(site_name=DOCS_SITE, site_config=site)
         return context
 
     def validate(

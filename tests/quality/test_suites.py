@@ -231,3 +231,24 @@ def test_every_suite_rule_has_a_predicate_or_is_an_aggregate() -> None:
         for expectation in load_suite_document(path.stem)["expectations"]:
             condition = failing_condition(expectation["type"], expectation["kwargs"], parameters)
             assert (condition is None) == (expectation["type"] in AGGREGATE_EXPECTATIONS)
+
+
+def test_a_copied_data_dir_writes_its_data_docs_into_the_copy(tmp_path: Path) -> None:
+    """GX keeps the docs folder as an absolute path in its context file: a copied or moved
+    data dir must not keep writing into the old one."""
+    import shutil
+
+    (tmp_path / "a").mkdir()
+    first = FrameValidator(tmp_path / "a")
+    first.validate("raw_prices", clean_prices(), {"today": TODAY})
+    first.build_data_docs()
+    original = first.data_docs_index.read_text()
+    shutil.copytree(tmp_path / "a", tmp_path / "b")
+
+    copy = FrameValidator(tmp_path / "b")
+    copy.validate("raw_prices", clean_prices(), {"today": TODAY})
+    copy.build_data_docs()
+
+    assert first.data_docs_index.read_text() == original  # the original is left alone
+    assert len(docs_links(copy.data_docs_index, "raw_prices")) == 2
+    assert "static/vendor/" in copy.data_docs_index.read_text()  # and made offline
