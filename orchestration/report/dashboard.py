@@ -82,17 +82,25 @@ def is_missing(value: Any) -> bool:
     )
 
 
+def missing_as_dash(format_value: Callable[..., str]) -> Callable[..., str]:
+    """Every formatter shows a missing value (None, NaN, NaT, NA) as ``MISSING``."""
+
+    @functools.wraps(format_value)
+    def formatted(value: Any, *args: Any, **kwargs: Any) -> str:
+        return MISSING if is_missing(value) else format_value(value, *args, **kwargs)
+
+    return formatted
+
+
+@missing_as_dash
 def fmt_pct(value: Any, *, signed: bool = True, digits: int = 1) -> str:
     """0.1234 -> '+12.3%' (a return); with ``signed=False`` '12.3%' (a volatility)."""
-    if is_missing(value):
-        return MISSING
     return f"{float(value) * 100:{'+' if signed else ''}.{digits}f}%"
 
 
+@missing_as_dash
 def fmt_usd(value: Any) -> str:
     """Dollars at the scale people say them: $9.7B, $350M, $12,500."""
-    if is_missing(value):
-        return MISSING
     amount = float(value)
     sign = "-" if amount < 0 else ""
     amount = abs(amount)
@@ -103,58 +111,51 @@ def fmt_usd(value: Any) -> str:
     return f"{sign}${amount:,.0f}"
 
 
+@missing_as_dash
 def fmt_mw(value: Any) -> str:
-    if is_missing(value):
-        return MISSING
     return f"{float(value):,.0f} MW"
 
 
+@missing_as_dash
 def fmt_number(value: Any, digits: int = 2) -> str:
-    if is_missing(value):
-        return MISSING
     return f"{float(value):,.{digits}f}"
 
 
+@missing_as_dash
 def fmt_int(value: Any) -> str:
-    if is_missing(value):
-        return MISSING
     return f"{int(value):,}"
 
 
+@missing_as_dash
 def fmt_years(value: Any) -> str:
-    if is_missing(value):
-        return MISSING
     return f"{float(value):g} y"
 
 
+@missing_as_dash
 def fmt_date(value: Any) -> str:
-    if is_missing(value):
-        return MISSING
     if isinstance(value, datetime | pd.Timestamp):
         return value.strftime("%Y-%m-%d")
     return str(value)
 
 
+@missing_as_dash
 def fmt_bool(value: Any) -> str:
-    if is_missing(value):
-        return MISSING
     return "yes" if value else "no"
 
 
+@missing_as_dash
 def fmt_text(value: Any) -> str:
-    return MISSING if is_missing(value) else str(value)
+    return str(value)
 
 
+@missing_as_dash
 def fmt_timestamp(value: Any) -> str:
-    if is_missing(value):
-        return MISSING
     return pd.Timestamp(value).tz_convert("UTC").strftime("%Y-%m-%d %H:%M UTC")
 
 
+@missing_as_dash
 def fmt_source(value: Any) -> str:
     """A source URL shown as its site (the link keeps the whole address)."""
-    if is_missing(value):
-        return MISSING
     host = urlparse(str(value)).hostname or str(value)
     return host.removeprefix("www.")
 
