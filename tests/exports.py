@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pandas as pd
 
-from orchestration.extract.demo_source import generate_demo_prices
+from orchestration.extract.sources.demo import generate_demo_prices
 from orchestration.extract.universe import load_companies
 from orchestration.paths import COMPANIES_SEED
 

@@ -13,7 +13,8 @@ from orchestration.extract.universe import OTHER_SEGMENT
 from orchestration.paths import COMPANIES_SEED, data_paths
 
 if TYPE_CHECKING:
-    from orchestration.extract.prices import ExtractionOptions, ExtractionReport
+    from orchestration.extract.options import ExtractionOptions
+    from orchestration.extract.prices import ExtractionReport
 
 # The extraction modules (pandas, pyarrow) are imported when the asset runs, not when the
 # code location loads: `dagster dev` and every run pay for the definitions' imports.
@@ -54,7 +55,7 @@ PriceExtractionConfig = _launchpad_config()
 
 def extraction_options(config: PriceExtractionConfig, environ=None) -> "ExtractionOptions":
     """Turn launchpad config plus environment into validated extraction options."""
-    from orchestration.extract.prices import ExtractionOptions
+    from orchestration.extract.options import ExtractionOptions
 
     return ExtractionOptions(
         **{
@@ -101,11 +102,10 @@ def landed_prices(
     try:
         report = extract_prices(
             options,
-            landing_dir=paths.landing_prices,
+            paths=paths,
             companies_seed=COMPANIES_SEED,
             run_id=context.run_id,
             fetched_at=datetime.now(UTC),
-            yfinance_cache=paths.yfinance_cache,
         )
     except ExtractionError as error:
         raise dg.Failure(description=str(error)) from error

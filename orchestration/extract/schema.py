@@ -12,6 +12,8 @@ import pandas as pd
 
 PRICE_COLUMNS: list[str] = ["ticker", "date", "open", "high", "low", "close", "adj_close", "volume"]
 VALUE_COLUMNS: list[str] = ["open", "high", "low", "close", "adj_close", "volume"]
+# The price_source of synthetic rows: kept apart from real prices in watermarks and marts.
+DEMO_SOURCE = "demo"
 
 
 def empty_price_frame() -> pd.DataFrame:

@@ -21,7 +21,7 @@ import pyarrow.parquet as pq
 
 from orchestration import settings
 from orchestration.atomic import write_once
-from orchestration.extract.landing import landed_files
+from orchestration.extract.landed import landed_files
 from orchestration.extract.schema import VALUE_COLUMNS
 from orchestration.paths import LedgerPaths
 

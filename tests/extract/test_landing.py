@@ -11,45 +11,17 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
 from orchestration.extract import landing
-from orchestration.extract.demo_source import generate_demo_prices
-from orchestration.extract.landing import (
-    LandedBatch,
-    add_fetched_frame,
-    land_new_or_revised,
-    landed_files,
-    read_latest_landed,
-    read_watermarks,
-    register_windows,
-    remove_stale_temporary_files,
-    scratch_database,
-    write_landing_file,
-)
+from orchestration.extract.landed import landed_files, read_watermarks, remove_stale_temporary_files
+from orchestration.extract.landing import LandedBatch
+from orchestration.extract.sources.demo import generate_demo_prices
 from tests.conftest import PROJECT_ROOT
+from tests.landing_files import LANDING_SCHEMA, land_frame, read_latest_landed, write_landing_file
 
 FETCHED_AT = datetime(2026, 11, 27, 22, 0, tzinfo=UTC)
-
-
-# The contract of a landing file (dbt's landing source reads it). `date` is the exchange-local trading date.
-LANDING_SCHEMA = pa.schema(
-    [
-        ("ticker", pa.string()),
-        ("date", pa.date32()),
-        ("open", pa.float64()),
-        ("high", pa.float64()),
-        ("low", pa.float64()),
-        ("close", pa.float64()),
-        ("adj_close", pa.float64()),
-        ("volume", pa.float64()),
-        ("price_source", pa.string()),
-        ("run_id", pa.string()),
-        ("fetched_at", pa.timestamp("us", tz="UTC")),
-    ]
-)
 
 
 def demo_rows(tickers=("IREN",), start=date(2025, 1, 1), end=date(2025, 1, 31)) -> pd.DataFrame:
@@ -60,9 +32,8 @@ def demo_rows(tickers=("IREN",), start=date(2025, 1, 1), end=date(2025, 1, 31)) 
 
 def test_landing_file_carries_provenance_and_values(tmp_path: Path) -> None:
     prices = demo_rows()
-    path = write_landing_file(
-        prices, tmp_path, price_source="demo", run_id="run-1", fetched_at=FETCHED_AT
-    )
+    path = land_frame(prices, tmp_path, "run-1", fetched_at=FETCHED_AT).path
+    assert path is not None
     table = pq.read_table(path).to_pandas()
     assert path.name == "20261127T220000000000Z__demo__run-1.parquet"
     assert set(table["run_id"]) == {"run-1"}
@@ -73,14 +44,10 @@ def test_landing_file_carries_provenance_and_values(tmp_path: Path) -> None:
 
 
 def test_a_landing_file_is_never_overwritten(tmp_path: Path) -> None:
-    write_landing_file(
-        demo_rows(), tmp_path, price_source="demo", run_id="r", fetched_at=FETCHED_AT
-    )
+    land_frame(demo_rows(), tmp_path, "r", fetched_at=FETCHED_AT)
     before = landed_files(tmp_path)[0].read_bytes()
     with pytest.raises(FileExistsError, match="append-only"):
-        write_landing_file(
-            demo_rows(["CIFR"]), tmp_path, price_source="demo", run_id="r", fetched_at=FETCHED_AT
-        )
+        land_frame(demo_rows(["CIFR"]), tmp_path, "r", fetched_at=FETCHED_AT)
     assert landed_files(tmp_path)[0].read_bytes() == before
     assert not list(tmp_path.glob(".*.tmp"))
 
@@ -92,9 +59,7 @@ def test_a_write_that_fails_midway_leaves_no_landed_file(tmp_path: Path, monkeyp
 
     monkeypatch.setattr(landing, "fsync_file", crash_before_the_file_is_durable)
     with pytest.raises(OSError, match="disk full"):
-        write_landing_file(
-            demo_rows(), tmp_path, price_source="demo", run_id="r", fetched_at=FETCHED_AT
-        )
+        land_frame(demo_rows(), tmp_path, "r", fetched_at=FETCHED_AT)
     assert landed_files(tmp_path) == []
     assert read_watermarks(tmp_path, demo=True) == {}
 
@@ -107,8 +72,9 @@ def test_a_run_killed_mid_landing_leaves_nothing_a_later_run_reads(tmp_path: Pat
         import time
         from datetime import UTC, date, datetime
         from pathlib import Path
-        from orchestration.extract.demo_source import generate_demo_prices
+        from orchestration.extract.sources.demo import generate_demo_prices
         from orchestration.extract import landing
+        from tests.landing_files import land_frame
 
         def hang_before_linking(path):  # the temporary file is on disk, not yet linked
             Path({str(marker)!r}).touch()
@@ -116,9 +82,9 @@ def test_a_run_killed_mid_landing_leaves_nothing_a_later_run_reads(tmp_path: Pat
 
         landing.fsync_file = hang_before_linking
         frame = generate_demo_prices(["IREN"], date(2025, 1, 1), date(2025, 3, 1))
-        landing.write_landing_file(
-            frame, Path({str(tmp_path / "landing")!r}), price_source="demo", run_id="killed",
-            fetched_at=datetime.now(UTC),
+        frame["price_source"] = "demo"
+        land_frame(
+            frame, Path({str(tmp_path / "landing")!r}), "killed", fetched_at=datetime.now(UTC)
         )
         """
     )
@@ -139,9 +105,7 @@ def test_a_run_killed_mid_landing_leaves_nothing_a_later_run_reads(tmp_path: Pat
     assert read_watermarks(landing_dir, demo=True) == {}
 
     assert len(remove_stale_temporary_files(landing_dir)) == 1
-    write_landing_file(
-        demo_rows(), landing_dir, price_source="demo", run_id="next", fetched_at=FETCHED_AT
-    )
+    land_frame(demo_rows(), landing_dir, "next", fetched_at=FETCHED_AT)
     assert read_watermarks(landing_dir, demo=True) == {"IREN": date(2025, 1, 31)}
 
 
@@ -178,19 +142,9 @@ def test_latest_fetch_wins_per_ticker_and_date(tmp_path: Path) -> None:
 
 
 def land(fetched: pd.DataFrame, landing_dir: Path, run_id: str, windows=None) -> LandedBatch:
-    """One run's landing step on ``fetched`` (with its price_source column)."""
-    windows = windows or {ticker: None for ticker in fetched["ticker"].unique()}
-    with scratch_database(landing_dir.parent / ".scratch") as connection:
-        register_windows(connection, windows)
-        for source, rows in fetched.groupby("price_source"):
-            add_fetched_frame(connection, rows, str(source))
-        return land_new_or_revised(
-            connection,
-            landing_dir,
-            price_source="demo",
-            run_id=run_id,
-            fetched_at=datetime(2026, 11, 28, tzinfo=UTC),
-        )
+    return land_frame(
+        fetched, landing_dir, run_id, fetched_at=datetime(2026, 11, 28, tzinfo=UTC), windows=windows
+    )
 
 
 def test_only_new_and_revised_rows_are_landed(tmp_path: Path) -> None:

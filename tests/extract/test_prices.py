@@ -8,8 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from orchestration.extract import csv_scan
-from orchestration.extract.landing import landed_files, read_latest_landed, read_watermarks
+from orchestration.extract.landed import landed_files, read_watermarks
 from orchestration.extract.prices import (
     ExtractionError,
     ExtractionOptions,
@@ -17,11 +16,14 @@ from orchestration.extract.prices import (
     fetch_windows,
     resolve_source,
 )
+from orchestration.extract.sources import csv_folder
 from orchestration.extract.ticker_changes import (
     current_symbols,
     load_ticker_changes,
     ticker_changes_path,
 )
+from orchestration.paths import DataPaths
+from tests.landing_files import read_latest_landed
 
 RUN_AT = datetime(2026, 11, 27, 22, 0, tzinfo=UTC)
 YF_FIELDS = ["Adj Close", "Close", "High", "Low", "Open", "Volume"]
@@ -52,7 +54,7 @@ def yfinance_frame(closes: dict[str, list[float]], dates: list[str]) -> pd.DataF
 def run(options: ExtractionOptions, tmp_path: Path, seed: Path, run_id: str = "r1", **kwargs):
     return extract_prices(
         options,
-        landing_dir=tmp_path / "landing",
+        paths=DataPaths(tmp_path),
         companies_seed=seed,
         run_id=run_id,
         fetched_at=kwargs.pop("fetched_at", RUN_AT),
@@ -68,7 +70,7 @@ def test_auto_falls_back_to_labelled_demo_when_yahoo_is_unreachable(
     assert report.source == "demo"
     assert any("unreachable" in w and "DEMO" in w for w in report.warnings)
     assert report.source_by_ticker == {"IREN": "demo", "BTC-USD": "demo", "QQQ": "demo"}
-    landed = pd.read_parquet(landed_files(tmp_path / "landing")[0])
+    landed = pd.read_parquet(landed_files(DataPaths(tmp_path).landing_prices)[0])
     assert set(landed["price_source"]) == {"demo"}
     assert landed["date"].min() == date(2020, 1, 1)  # BTC-USD trades on New Year's Day
 
@@ -91,7 +93,7 @@ def test_a_rerun_with_no_new_data_lands_nothing(tmp_path: Path, small_companies_
     assert first.rows_landed > 0
     assert second.rows_fetched > 0  # the re-fetch window was fetched again...
     assert second.rows_landed == 0  # ...and nothing in it was new
-    assert len(landed_files(tmp_path / "landing")) == 1
+    assert len(landed_files(DataPaths(tmp_path).landing_prices)) == 1
 
 
 def test_an_incremental_run_lands_only_the_new_days(
@@ -107,7 +109,9 @@ def test_an_incremental_run_lands_only_the_new_days(
     )
     # Feb 1-4 2025: Sat..Tue, so 2 weekdays for the equities and 4 days for bitcoin.
     assert report.rows_landed_by_ticker == {"BTC-USD": 4, "IREN": 2, "QQQ": 2}
-    assert read_watermarks(tmp_path / "landing", demo=True)["IREN"] == date(2025, 2, 4)
+    assert read_watermarks(DataPaths(tmp_path).landing_prices, demo=True)["IREN"] == date(
+        2025, 2, 4
+    )
 
 
 def test_windows_refetch_before_the_watermark_and_backfill_ignores_it() -> None:
@@ -138,7 +142,7 @@ def test_yfinance_path_lands_mocked_frames_and_reports_failures(
     options = ExtractionOptions(source="yfinance", start=date(2025, 1, 1), max_failed_share=0.5)
     report = extract_prices(
         options,
-        landing_dir=tmp_path / "landing",
+        paths=DataPaths(tmp_path),
         companies_seed=small_companies_seed,
         run_id="r1",
         fetched_at=RUN_AT,
@@ -150,7 +154,7 @@ def test_yfinance_path_lands_mocked_frames_and_reports_failures(
     assert report.source_by_ticker == {"IREN": "yfinance", "QQQ": "yfinance"}
     assert list(report.failed) == ["BTC-USD"]
     assert report.rows_landed_by_ticker == {"IREN": 3, "QQQ": 3}
-    landed = read_latest_landed(tmp_path / "landing", ["IREN"], date(2025, 1, 1))
+    landed = read_latest_landed(DataPaths(tmp_path).landing_prices, ["IREN"], date(2025, 1, 1))
     assert sorted(landed["close"]) == [10.0, 11.0, 12.0]
 
 
@@ -166,7 +170,9 @@ def test_too_many_failures_fail_the_run_after_landing_the_rest(
         run(options, tmp_path, small_companies_seed)
     assert "QQQ.csv line 3" in str(failure.value)
     assert "BTC-USD" in str(failure.value)
-    assert read_watermarks(tmp_path / "landing", demo=False) == {"IREN": date(2025, 1, 3)}
+    assert read_watermarks(DataPaths(tmp_path).landing_prices, demo=False) == {
+        "IREN": date(2025, 1, 3)
+    }
 
 
 def test_bad_options_are_refused_with_a_clear_message() -> None:
@@ -226,13 +232,13 @@ def test_csv_files_unchanged_since_they_landed_are_not_read_again(
     with (folder / "BBB.csv").open("a") as handle:
         handle.write("2025-01-06,12\n")
     read = []
-    real_read = csv_scan.MinimalFilesScan.__init__
+    real_read = csv_folder.MinimalFilesScan.__init__
 
     def recording_init(self, connection, files, *args):
         read.extend(files)
         real_read(self, connection, files, *args)
 
-    monkeypatch.setattr(csv_scan.MinimalFilesScan, "__init__", recording_init)
+    monkeypatch.setattr(csv_folder.MinimalFilesScan, "__init__", recording_init)
     second = run(options, tmp_path, small_companies_seed, "r2", fetched_at=RUN_AT.replace(hour=23))
     assert read == ["BBB"]
     assert second.rows_landed_by_ticker == {"BBB": 1}
@@ -307,7 +313,7 @@ def test_an_unreachable_yahoo_is_named_instead_of_every_ticker_delisted(
     with pytest.raises(ExtractionError, match="Yahoo Finance is unreachable from this machine"):
         extract_prices(
             options,
-            landing_dir=tmp_path / "landing",
+            paths=DataPaths(tmp_path),
             companies_seed=small_companies_seed,
             run_id="r1",
             fetched_at=RUN_AT,
@@ -315,4 +321,4 @@ def test_an_unreachable_yahoo_is_named_instead_of_every_ticker_delisted(
             download=nothing_comes_back,
             sleep=lambda seconds: None,
         )
-    assert landed_files(tmp_path / "landing") == []
+    assert landed_files(DataPaths(tmp_path).landing_prices) == []

@@ -16,6 +16,7 @@ from orchestration.extract.ticker_changes import (
     former_symbols,
     load_ticker_changes,
 )
+from orchestration.paths import DataPaths
 
 RUN_AT = datetime(2026, 11, 27, 22, 0, tzinfo=UTC)
 
@@ -44,13 +45,13 @@ def write_minimal(path: Path, closes: dict[str, float]) -> None:
 def extract(folder: Path, seed: Path, tmp_path: Path, **options):
     report = extract_prices(
         ExtractionOptions(source="csv", csv_dir=folder, **options),
-        landing_dir=tmp_path / "landing",
+        paths=DataPaths(tmp_path),
         companies_seed=seed,
         run_id="r1",
         fetched_at=RUN_AT,
         is_reachable=lambda: False,
     )
-    files = sorted((tmp_path / "landing").glob("*.parquet"))
+    files = sorted((DataPaths(tmp_path).landing_prices).glob("*.parquet"))
     landed = pd.concat([pd.read_parquet(path) for path in files]) if files else pd.DataFrame()
     return report, landed
 

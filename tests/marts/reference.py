@@ -23,7 +23,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from orchestration.extract.csv_source import read_price_folder
+from orchestration.extract.schema import empty_price_frame, normalize_price_frame
+from orchestration.extract.sources.csv_file import PriceFileError, read_price_csv
+from orchestration.extract.sources.csv_folder import group_price_files
 
 SEEDS_DIR = Path(__file__).resolve().parents[2] / "dbt_project" / "seeds"
 
@@ -152,6 +154,23 @@ def load_sample_prices(price_dir: Path, companies: pd.DataFrame | None = None) -
     frame = frame.assign(ticker=frame["ticker"].astype(str))
     frame = apply_ticker_changes(frame, load_ticker_changes())
     return apply_valid_from(frame, load_companies() if companies is None else companies)
+
+
+def read_price_folder(price_dir: Path) -> tuple[pd.DataFrame, dict[str, str]]:
+    """Every file of the folder through the product's per-file parser (the reference checks
+    the marts, not parsing), one by one; a ticker with two files or a bad file is a failure."""
+    frames, failures = [], {}
+    for ticker, paths in group_price_files(price_dir).items():
+        if len(paths) > 1:
+            failures[ticker] = f"{len(paths)} files"
+            continue
+        try:
+            frames.append(read_price_csv(paths[0]))
+        except PriceFileError as error:
+            failures[ticker] = str(error)
+    if not frames:
+        return empty_price_frame(), failures
+    return normalize_price_frame(pd.concat(frames, ignore_index=True)), failures
 
 
 # --------------------------------------------------------------------------------------------

@@ -9,8 +9,7 @@ import duckdb
 import pandas as pd
 import pytest
 
-from orchestration.extract.demo_source import generate_demo_prices
-from orchestration.extract.landing import write_landing_file
+from orchestration.extract.sources.demo import generate_demo_prices
 from orchestration.paths import LedgerPaths
 from orchestration.quality.ledger import (
     accepted_file_names,
@@ -18,6 +17,7 @@ from orchestration.quality.ledger import (
     record_audit,
     stage_pending_batch,
 )
+from tests.landing_files import write_landing_file
 
 AUDITED_AT = datetime(2026, 11, 27, tzinfo=UTC)
 

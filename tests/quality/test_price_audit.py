@@ -13,7 +13,6 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from orchestration.extract.landing import write_landing_file
 from orchestration.quality.ledger import QUARANTINE_SCHEMA, stage_pending_batch
 from orchestration.quality.outcomes import ExpectationOutcome, SuiteOutcome
 from orchestration.quality.price_audit import (
@@ -22,6 +21,7 @@ from orchestration.quality.price_audit import (
     bad_rows_query,
     write_quarantine,
 )
+from tests.landing_files import write_landing_file
 
 
 def batch(tickers: list[str]) -> duckdb.DuckDBPyConnection:

@@ -11,8 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from orchestration.extract.demo_source import generate_demo_prices
-from orchestration.extract.landing import write_landing_file
+from orchestration.extract.sources.demo import generate_demo_prices
 from orchestration.paths import LedgerPaths, data_paths
 from orchestration.quality.audit import LANDED_PRICES
 from orchestration.quality.checks import suite_check_results
@@ -23,6 +22,7 @@ from orchestration.quality.ledger import (
     stage_pending_batch,
 )
 from orchestration.quality.price_audit import BATCH_TABLE, audit_price_batch, write_quarantine
+from tests.landing_files import write_landing_file
 
 TODAY = date(2026, 11, 27)
 CURATED = {"IREN"}

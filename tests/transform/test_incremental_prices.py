@@ -16,10 +16,10 @@ import duckdb
 import pandas as pd
 import pytest
 
-from orchestration.extract.demo_source import generate_demo_prices
-from orchestration.extract.landing import write_landing_file
+from orchestration.extract.sources.demo import generate_demo_prices
 from orchestration.paths import data_paths
 from orchestration.quality.ledger import record_audit
+from tests.landing_files import write_landing_file
 from tests.transform.dbt_runner import run_dbt, run_results
 
 pytestmark = pytest.mark.slow

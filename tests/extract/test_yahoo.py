@@ -25,9 +25,9 @@ import pytest
 import yfinance as yf
 from yfinance.exceptions import YFRateLimitError
 
-from orchestration.extract import yfinance_source
 from orchestration.extract.schema import PRICE_COLUMNS
-from orchestration.extract.yfinance_source import (
+from orchestration.extract.sources import yahoo
+from orchestration.extract.sources.yahoo import (
     NO_ROWS_REASON,
     RetryPolicy,
     YFinanceResult,
@@ -605,4 +605,4 @@ def test_default_download_is_yfinance_download(monkeypatch):
     result = fetch_yfinance_prices(["MARA"], START, END, sleep=SleepRecorder())
     assert len(calls) == 1
     assert result.failed == {}
-    assert yfinance_source.TRANSIENT_ERRORS  # sanity: the retry set is populated
+    assert yahoo.TRANSIENT_ERRORS  # sanity: the retry set is populated

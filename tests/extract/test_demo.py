@@ -6,12 +6,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from orchestration.extract.demo_source import (
+from orchestration.extract.schema import PRICE_COLUMNS
+from orchestration.extract.sources.demo import (
     demo_ticker_names,
     generate_demo_prices,
     is_crypto_ticker,
 )
-from orchestration.extract.schema import PRICE_COLUMNS
 
 
 def test_same_arguments_give_identical_frames() -> None:

@@ -7,15 +7,22 @@ changes the prices of the others, and the same arguments always give the same fr
 from __future__ import annotations
 
 import zlib
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import date
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
-from orchestration.extract.schema import empty_price_frame, normalize_price_frame
+from orchestration.extract.schema import DEMO_SOURCE, empty_price_frame, normalize_price_frame
+from orchestration.extract.scratch import add_fetched_frame
+from orchestration.extract.sources import SourceFetch, windows_by_start
 
-DEMO_SOURCE = "demo"
+if TYPE_CHECKING:
+    import duckdb
+
+    from orchestration.extract.landing import LandedBatch
+
 TRADING_DAYS_PER_YEAR = 252
 # The fixed calendar every synthetic path is drawn over (see generate_demo_prices).
 DEMO_ORIGIN = date(2000, 1, 3)
@@ -108,3 +115,28 @@ def generate_demo_prices(
     if not frames:
         return empty_price_frame()
     return normalize_price_frame(pd.concat(frames, ignore_index=True))
+
+
+class DemoSource:
+    """The generator as a price source: every ticker gets rows (``DEMO...`` names too)."""
+
+    label = DEMO_SOURCE
+
+    def __init__(self, *, demo_tickers: int, seed: int, end: date | None) -> None:
+        self.demo_tickers = demo_tickers
+        self.seed = seed
+        self.end = end or date.today()
+
+    def list_tickers(self) -> list[str]:
+        return demo_ticker_names(self.demo_tickers)
+
+    def fetch(
+        self, connection: duckdb.DuckDBPyConnection, windows: Mapping[str, date | None]
+    ) -> SourceFetch:
+        for start, tickers in windows_by_start(windows).items():
+            prices = generate_demo_prices(tickers, start, self.end, self.seed)
+            add_fetched_frame(connection, prices, self.label)
+        return SourceFetch()
+
+    def after_landing(self, batch: LandedBatch, failed: Collection[str]) -> list[str]:
+        return []

@@ -23,16 +23,25 @@ import random
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 import yfinance as yf
 from yfinance.exceptions import YFRateLimitError
 
+from orchestration.extract.options import ExtractionError
 from orchestration.extract.schema import PRICE_COLUMNS, empty_price_frame, normalize_price_frame
+from orchestration.extract.scratch import add_fetched_frame
+from orchestration.extract.sources import SourceFetch, YahooBoundary, windows_by_start
+
+if TYPE_CHECKING:
+    import duckdb
+
+    from orchestration.extract.landing import LandedBatch
 
 logger = logging.getLogger(__name__)
 
@@ -183,6 +192,51 @@ def fetch_yfinance_prices(
         return YFinanceResult(prices=empty_price_frame(), failed=failed)
     prices = normalize_price_frame(pd.concat(frames, ignore_index=True))
     return YFinanceResult(prices=prices, failed=failed)
+
+
+class YahooSource:
+    """Yahoo Finance as a price source: one ``download`` per batch of tickers sharing a window
+    start, through the boundary tests replace."""
+
+    label = "yfinance"
+
+    def __init__(self, *, end: date | None, boundary: YahooBoundary) -> None:
+        self.end = end or date.today()
+        self.boundary = boundary
+
+    def list_tickers(self) -> None:
+        return None  # Yahoo has no list of every symbol: the universe is the seeds.
+
+    def fetch(
+        self, connection: duckdb.DuckDBPyConnection, windows: Mapping[str, date | None]
+    ) -> SourceFetch:
+        if self.boundary.cache_dir is not None:
+            configure_yfinance(self.boundary.cache_dir)
+        fetch = SourceFetch()
+        for start, tickers in windows_by_start(windows).items():
+            result = fetch_yfinance_prices(
+                tickers,
+                start,
+                # yfinance's end is exclusive.
+                self.end + timedelta(days=1),
+                download=self.boundary.download,
+                sleep=self.boundary.sleep or time.sleep,
+            )
+            add_fetched_frame(connection, result.prices, self.label)
+            fetch.failed.update(result.failed)
+        # yfinance reports an unreachable Yahoo as every ticker "possibly delisted": when
+        # nothing came back at all, ask once whether Yahoo can be reached, and say so.
+        is_reachable = self.boundary.is_reachable or yahoo_is_reachable
+        if windows and set(fetch.failed) >= set(windows) and not is_reachable():
+            raise ExtractionError(
+                "Yahoo Finance is unreachable from this machine (no connection to "
+                f"{YAHOO_HOST}:{YAHOO_PORT}), so no ticker was fetched. Check the network "
+                "or proxy, or run with --source csv --csv-dir DIR (exports) or --source demo."
+            )
+        return fetch
+
+    def after_landing(self, batch: LandedBatch, failed: Collection[str]) -> list[str]:
+        return []
 
 
 def _yfinance_download(**kwargs: object) -> pd.DataFrame:

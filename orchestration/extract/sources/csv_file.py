@@ -1,4 +1,4 @@
-"""Daily prices from a folder of per-ticker CSV files (``IREN.csv``, ``BTC-USD.csv``, ...).
+"""One per-ticker CSV price file (``IREN.csv``, ``BTC-USD.csv``, ...) into the standard frame.
 
 People hand us files exported from yfinance in several shapes, and we land them unedited, so
 this parser accepts every shape we have seen and refuses everything it would have to guess:
@@ -25,19 +25,18 @@ import csv
 import io
 import math
 import re
-from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from orchestration.extract.schema import empty_price_frame, normalize_price_frame
+from orchestration.extract.schema import normalize_price_frame
 
 # yfinance stamps daily bars with the exchange-local midnight; for US listings that is New York.
 EXCHANGE_TZ = "America/New_York"
 
-_CSV_SUFFIX = ".csv"
+CSV_SUFFIX = ".csv"
 
 # Normalised header name (lower case, no spaces, underscores or hyphens) -> standard column.
 _NAME_TO_COLUMN: dict[str, str] = {
@@ -160,37 +159,11 @@ def ticker_from_path(path: Path) -> str:
     The name is the only place most shapes carry the ticker, so it is authoritative.
     """
     name = Path(path).name
-    stem = name[: -len(_CSV_SUFFIX)] if name.lower().endswith(_CSV_SUFFIX) else Path(name).stem
+    stem = name[: -len(CSV_SUFFIX)] if name.lower().endswith(CSV_SUFFIX) else Path(name).stem
     ticker = stem.strip().upper()
     if not ticker:
         raise PriceFileError(Path(path), None, "the file name holds no ticker")
     return ticker
-
-
-def _is_price_file(path: Path) -> bool:
-    """A visible regular file ending in .csv (any case); dotfiles are editor/OS leftovers."""
-    name = path.name
-    return name.lower().endswith(_CSV_SUFFIX) and not name.startswith(".") and path.is_file()
-
-
-def group_price_files(csv_dir: Path) -> dict[str, list[Path]]:
-    """Every price file of the folder by ticker, sorted by ticker then file name."""
-    csv_dir = Path(csv_dir)
-    if not csv_dir.exists():
-        raise FileNotFoundError(f"CSV price folder {csv_dir} does not exist")
-    if not csv_dir.is_dir():
-        raise NotADirectoryError(f"CSV price folder {csv_dir} is not a directory")
-    groups: dict[str, list[Path]] = {}
-    for path in sorted(csv_dir.iterdir()):
-        if _is_price_file(path):
-            groups.setdefault(ticker_from_path(path), []).append(path)
-    return dict(sorted(groups.items()))
-
-
-def duplicate_file_error(ticker: str, paths: list[Path]) -> PriceFileError:
-    """Two files for one ticker (``IREN.csv`` and ``iren.csv``): we will not pick one."""
-    names = ", ".join(path.name for path in paths)
-    return PriceFileError(paths[1], None, f"files {names} all hold ticker {ticker}")
 
 
 # --------------------------------------------------------------------------------------------
@@ -503,46 +476,3 @@ def _check_unique_dates(body: _Body, dates: np.ndarray) -> None:
     day = str(dates[row])[:10]
     reason = f"duplicate date {day} (first on line {lines[first_row]})"
     raise PriceFileError(body.path, lines[row], reason)
-
-
-# --------------------------------------------------------------------------------------------
-# A folder
-
-
-def read_price_folder(
-    csv_dir: Path, tickers: Iterable[str] | None = None
-) -> tuple[pd.DataFrame, dict[str, str]]:
-    """Read every price file of ``csv_dir`` (or only ``tickers``), file by file.
-
-    Returns the standard frame of every file that parsed and ``{ticker: error message}`` for
-    every file that did not, so one bad file never costs the others. A requested ticker with
-    no file, and a ticker with two files, are failures too. A missing folder raises
-    FileNotFoundError: that is the whole run's problem, not one file's.
-    """
-    csv_dir = Path(csv_dir)
-    groups = group_price_files(csv_dir)
-    wanted = sorted(groups) if tickers is None else _requested_tickers(tickers)
-    frames: list[pd.DataFrame] = []
-    failures: dict[str, str] = {}
-    for ticker in wanted:
-        paths = groups.get(ticker, [])
-        if not paths:
-            failures[ticker] = f"no file {ticker}.csv in {csv_dir}"
-            continue
-        try:
-            if len(paths) > 1:
-                raise duplicate_file_error(ticker, paths)
-            frames.append(_parse_price_csv(paths[0], ticker))
-        except (PriceFileError, OSError) as exc:
-            failures[ticker] = str(exc)
-    if not frames:
-        return empty_price_frame(), failures
-    # Normalised once for the whole folder: per file it would cost more than the parsing.
-    return normalize_price_frame(pd.concat(frames, ignore_index=True)), failures
-
-
-def _requested_tickers(tickers: Iterable[str]) -> list[str]:
-    """Requested tickers upper-cased, de-duplicated and sorted (a bare string is one ticker)."""
-    if isinstance(tickers, str):
-        tickers = [tickers]
-    return sorted({ticker.strip().upper() for ticker in tickers})

@@ -1,4 +1,4 @@
-"""Tests of the CSV folder price source: real yfinance exports, every shape, every error."""
+"""The per-file CSV parser: real yfinance exports, every shape, every error."""
 
 from __future__ import annotations
 
@@ -11,15 +11,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from orchestration.extract.csv_source import (
-    PriceFileError,
-    duplicate_file_error,
-    group_price_files,
-    read_price_csv,
-    read_price_folder,
-    ticker_from_path,
-)
-from orchestration.extract.schema import PRICE_COLUMNS, normalize_price_frame
+from orchestration.extract.schema import PRICE_COLUMNS
+from orchestration.extract.sources.csv_file import PriceFileError, read_price_csv, ticker_from_path
+from tests.extract.price_files import data_line_count, expected_frame, write
 
 # ../shared next to the repository root: real files, read-only, never copied into the project.
 SAMPLE_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "sample_prices"
@@ -33,20 +27,6 @@ NAN = math.nan
 
 # --------------------------------------------------------------------------------------------
 # Helpers
-
-
-def write(directory: Path, name: str, text: str) -> Path:
-    """A CSV file with exactly this text (no newline translation)."""
-    path = directory / name
-    path.write_bytes(text.encode("utf-8"))
-    return path
-
-
-def expected_frame(ticker: str, rows: list[tuple[object, ...]]) -> pd.DataFrame:
-    """The standard frame for rows of (date, open, high, low, close, adj_close, volume)."""
-    frame = pd.DataFrame(rows, columns=PRICE_COLUMNS[1:])
-    frame.insert(0, "ticker", ticker)
-    return normalize_price_frame(frame)
 
 
 def expect_error(path: Path, line: int | None, *fragments: str) -> PriceFileError:
@@ -73,11 +53,6 @@ def field(row: dict[str, str], name: str) -> str:
     """A cell by column name, whatever its case (BTC-USD.csv has lower-case names)."""
     (value,) = [cell for key, cell in row.items() if key.lower() == name.lower()]
     return value
-
-
-def data_line_count(path: Path) -> int:
-    """Non-blank lines after the header line."""
-    return sum(1 for line in path.read_text(encoding="utf-8").splitlines()[1:] if line.strip())
 
 
 @pytest.fixture
@@ -124,16 +99,6 @@ def test_generated_files_parse_with_every_row_and_value(generated_exports_dir: P
     assert len(files) > 20
     for path in files:
         assert_parses_with_every_row_and_value(path)
-
-
-def test_real_folder_reads_every_file(exports_dir: Path) -> None:
-    frame, failures = read_price_folder(exports_dir)
-
-    assert failures == {}
-    files = sorted(exports_dir.glob("*.csv"))
-    assert set(frame["ticker"]) == {path.stem for path in files}
-    assert len(frame) == sum(data_line_count(path) for path in files)
-    pd.testing.assert_frame_equal(frame, normalize_price_frame(frame))
 
 
 def test_real_btc_usd_keeps_weekend_days(sample_dir: Path) -> None:
@@ -680,102 +645,3 @@ def test_price_file_error_fields_and_pickling(tmp_path: Path) -> None:
 )
 def test_ticker_from_path(name: str, ticker: str) -> None:
     assert ticker_from_path(Path("/x") / name) == ticker
-
-
-def test_group_price_files(tmp_path: Path) -> None:
-    for name in ["WULF.csv", "btc-usd.csv", "IREN.CSV", "notes.txt", "IREN.csv.bak", ".HIDDEN.csv"]:
-        write(tmp_path, name, "Date,Close\n2024-01-02,1\n")
-    (tmp_path / "OLD.csv").mkdir()
-
-    files = group_price_files(tmp_path)
-
-    assert files == {
-        "BTC-USD": [tmp_path / "btc-usd.csv"],
-        "IREN": [tmp_path / "IREN.CSV"],
-        "WULF": [tmp_path / "WULF.csv"],
-    }
-    assert list(files) == sorted(files)
-
-
-def test_group_price_files_missing_folder(tmp_path: Path) -> None:
-    with pytest.raises(FileNotFoundError, match="does not exist"):
-        group_price_files(tmp_path / "nowhere")
-    with pytest.raises(FileNotFoundError, match="nowhere"):
-        read_price_folder(tmp_path / "nowhere")
-
-
-def _make_case_twins(directory: Path) -> None:
-    write(directory, "IREN.csv", "Date,Close\n2024-01-02,1\n")
-    write(directory, "iren.csv", "Date,Close\n2024-01-02,2\n")
-    if len(list(directory.iterdir())) < 2:
-        pytest.skip("case-insensitive file system: IREN.csv and iren.csv are one file")
-
-
-def test_two_files_for_one_ticker_are_grouped_and_named_in_the_error(tmp_path: Path) -> None:
-    _make_case_twins(tmp_path)
-
-    paths = group_price_files(tmp_path)["IREN"]
-    assert [path.name for path in paths] == ["IREN.csv", "iren.csv"]
-    error = duplicate_file_error("IREN", paths)
-    assert "IREN.csv, iren.csv all hold ticker IREN" in str(error)
-
-
-def test_folder_keeps_the_good_files_when_one_is_bad(tmp_path: Path) -> None:
-    write(tmp_path, "IREN.csv", "Date,Close\n2024-01-02,1.0\n2024-01-03,1.1\n")
-    bad = write(tmp_path, "MARA.csv", "Date,Close\n2024-01-02,1.0\n2024-01-03,oops\n")
-    write(tmp_path, "WULF.csv", "Date,Open,Close\n2024-01-02,2.0,2.5\n")
-
-    frame, failures = read_price_folder(tmp_path)
-
-    assert failures == {"MARA": f"{bad} line 3: close 'oops' is not a number"}
-    expected = expected_frame(
-        "IREN",
-        [
-            ("2024-01-02", NAN, NAN, NAN, 1.0, 1.0, NAN),
-            ("2024-01-03", NAN, NAN, NAN, 1.1, 1.1, NAN),
-        ],
-    )
-    wulf = expected_frame("WULF", [("2024-01-02", 2.0, NAN, NAN, 2.5, 2.5, NAN)])
-    pd.testing.assert_frame_equal(frame, normalize_price_frame(pd.concat([expected, wulf])))
-
-
-def test_folder_reads_only_the_requested_tickers(tmp_path: Path) -> None:
-    write(tmp_path, "IREN.csv", "Date,Close\n2024-01-02,1.0\n")
-    write(tmp_path, "MARA.csv", "Date,Close\n2024-01-02,oops\n")
-    write(tmp_path, "WULF.csv", "Date,Close\n2024-01-02,2.0\n")
-
-    frame, failures = read_price_folder(tmp_path, ["wulf", "IREN", "ZZZZ", "IREN"])
-
-    assert list(frame["ticker"]) == ["IREN", "WULF"]
-    assert failures == {"ZZZZ": f"no file ZZZZ.csv in {tmp_path}"}
-
-
-def test_folder_with_two_files_for_one_ticker_loses_only_that_ticker(tmp_path: Path) -> None:
-    _make_case_twins(tmp_path)
-    write(tmp_path, "WULF.csv", "Date,Close\n2024-01-02,2.0\n")
-
-    frame, failures = read_price_folder(tmp_path)
-
-    assert list(frame["ticker"]) == ["WULF"]
-    assert list(failures) == ["IREN"]
-    assert "IREN.csv, iren.csv all hold ticker IREN" in failures["IREN"]
-
-
-def test_folder_where_nothing_parses(tmp_path: Path) -> None:
-    write(tmp_path, "IREN.csv", "")
-    write(tmp_path, "notes.txt", "not a price file")
-
-    frame, failures = read_price_folder(tmp_path)
-
-    assert list(frame.columns) == PRICE_COLUMNS
-    assert frame.empty
-    assert failures == {"IREN": f"{tmp_path / 'IREN.csv'}: no data rows (the file is empty)"}
-
-
-def test_empty_folder(tmp_path: Path) -> None:
-    frame, failures = read_price_folder(tmp_path)
-
-    assert frame.empty
-    assert list(frame.columns) == PRICE_COLUMNS
-    assert failures == {}
-    assert group_price_files(tmp_path) == {}

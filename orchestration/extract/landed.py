@@ -1,0 +1,86 @@
+"""What has landed: the immutable price files under ``landing/prices/`` and how to read them.
+
+A landing file is named ``<fetched_at UTC>__<source>__<run id>.parquet`` (sorting by fetch
+time) and never rewritten; the current price of a ticker and date is its latest fetch. The
+write itself is ``landing.land_new_or_revised``.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime
+from pathlib import Path
+
+import duckdb
+
+from orchestration.extract.schema import DEMO_SOURCE, PRICE_COLUMNS
+
+_SAFE_NAME_PART = re.compile(r"[^A-Za-z0-9_.-]+")
+
+
+def landing_file_name(fetched_at: datetime, price_source: str, run_id: str) -> str:
+    """``<fetched_at UTC>__<source>__<run id>.parquet``: sorts by fetch time, names its origin."""
+    stamp = fetched_at.strftime("%Y%m%dT%H%M%S%fZ")
+    parts = (stamp, _SAFE_NAME_PART.sub("_", price_source), _SAFE_NAME_PART.sub("_", run_id))
+    return "__".join(parts) + ".parquet"
+
+
+def landed_files(landing_dir: Path) -> list[Path]:
+    """Complete landing files, oldest first. Temporary files of unfinished writes are ignored."""
+    if not landing_dir.is_dir():
+        return []
+    return sorted(path for path in landing_dir.glob("*.parquet") if not path.name.startswith("."))
+
+
+def remove_stale_temporary_files(landing_dir: Path) -> list[Path]:
+    """Delete ``.tmp`` leftovers of killed runs (never complete files); returns what it removed."""
+    if not landing_dir.is_dir():
+        return []
+    leftovers = sorted(landing_dir.glob(".*.tmp"))
+    for path in leftovers:
+        path.unlink(missing_ok=True)
+    return leftovers
+
+
+def read_watermarks(landing_dir: Path, *, demo: bool) -> dict[str, date]:
+    """Latest landed date per ticker, among demo rows or among real rows.
+
+    Demo and real prices keep separate watermarks, so switching from the demo source to real
+    data fetches a ticker's whole real history instead of only the days after the demo's last.
+    """
+    files = landed_files(landing_dir)
+    if not files:
+        return {}
+    comparison = "=" if demo else "<>"
+    query = f"""
+        select ticker, max(date) as watermark
+        from read_parquet($files)
+        where price_source {comparison} $demo_source
+        group by ticker
+    """
+    with duckdb.connect() as connection:
+        parameters = {"files": [str(path) for path in files], "demo_source": DEMO_SOURCE}
+        rows = connection.execute(query, parameters).fetchall()
+    return dict(rows)
+
+
+def latest_landed_sql(window_table: str) -> str:
+    """SQL of the current landed version (latest fetch) of each ticker and date inside the
+    fetch windows of ``window_table`` (ticker, window_start; a NULL start means all dates).
+    Takes the landing files as the parameter ``$files``.
+
+    The window is applied before the latest-fetch ranking: it filters on the partition keys
+    (ticker, date), so the ranking is the same and covers only the rows a run compares.
+    """
+    columns = ", ".join(f"landed.{column}" for column in [*PRICE_COLUMNS, "price_source"])
+    # fetched_at, then file name, orders fetches; the file name breaks ties of equal stamps.
+    return f"""
+        select {columns}
+        from read_parquet($files, filename = true) as landed
+        inner join {window_table} as windows on landed.ticker = windows.ticker
+        where windows.window_start is null or landed.date >= windows.window_start
+        qualify row_number() over (
+            partition by landed.ticker, landed.date
+            order by landed.fetched_at desc, landed.filename desc
+        ) = 1
+    """

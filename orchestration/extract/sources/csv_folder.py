@@ -1,0 +1,413 @@
+"""A folder of per-ticker price CSV files as a price source: the folder's listing (one
+ticker per file, a duplicate a failed ticker), one DuckDB scan of the minimal ``Date,Close``
+files and the per-file parser (``csv_file``) for everything else.
+
+Why two paths: a market-wide folder holds thousands of minimal files, and parsing them one by
+one in pandas dominated a run (and held the whole history in Python). DuckDB reads them all in
+one multi-threaded scan, streamed by the landing step straight into the landing file. The per-file parser stays the
+authority on every shape and on every problem: a minimal file the scan finds anything odd in
+(a row DuckDB rejects, a date not written YYYY-MM-DD, an empty or non-finite close, a repeated
+date, no data rows) is handed to it, and it either reads the file (a timestamp layout it knows)
+or raises the error that names the file and line.
+
+The scan checks the rows of each file's fetch window; rows before the window were checked
+when they landed and are not landed again.
+
+A company whose symbol changed (``ticker_changes``) may have its file under any of its
+symbols. One file is read as usual and landed under the current symbol; several are parsed
+one by one and merged, the file under the newer symbol winning on a date both hold.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import duckdb
+import pandas as pd
+import pyarrow as pa
+
+from orchestration.atomic import write_text_replacing
+from orchestration.extract.scratch import (
+    add_fetched_frame,
+    create_temp_table,
+    sql_string,
+    sql_string_list,
+)
+from orchestration.extract.sources import SourceFetch
+from orchestration.extract.sources.csv_file import (
+    CSV_SUFFIX,
+    PriceFileError,
+    read_price_csv,
+    ticker_from_path,
+)
+from orchestration.extract.ticker_changes import (
+    TickerChange,
+    current_symbols,
+    former_symbols,
+    to_current,
+)
+
+if TYPE_CHECKING:
+    from orchestration.extract.landing import LandedBatch
+
+CSV_SOURCE = "csv"
+MINIMAL_HEADER = "date,close"
+# A header line alone (plus a line end) is this long at most: such a file has no data rows.
+_HEADER_ONLY_MAX_BYTES = len(MINIMAL_HEADER) + 3
+# Files parsed one by one are appended to the fetched table in batches of this many.
+_FALLBACK_BATCH_FILES = 500
+
+# Files with at least one row the CSV reader rejected (wrong field count, a close that is not
+# a number...), by path.
+_REJECTED_FILES_SQL = """(
+    select distinct files.file_path
+    from scan_rejected_rows as errors
+    inner join scan_rejected_files as files
+        on errors.scan_id = files.scan_id and errors.file_id = files.file_id
+)"""
+
+FileStamp = tuple[int, int]  # (size in bytes, modification time in ns)
+
+
+# --------------------------------------------------------------------------------------------
+# The folder's listing
+
+
+def _is_price_file(path: Path) -> bool:
+    """A visible regular file ending in .csv (any case); dotfiles are editor/OS leftovers."""
+    name = path.name
+    return name.lower().endswith(CSV_SUFFIX) and not name.startswith(".") and path.is_file()
+
+
+def group_price_files(csv_dir: Path) -> dict[str, list[Path]]:
+    """Every price file of the folder by ticker (its file name, upper-cased), sorted by ticker
+    then file name. A ticker with several files (``IREN.csv`` and ``iren.csv``) keeps them
+    all: the reader fails that ticker alone (``duplicate_file_error``)."""
+    csv_dir = Path(csv_dir)
+    if not csv_dir.exists():
+        raise FileNotFoundError(f"CSV price folder {csv_dir} does not exist")
+    if not csv_dir.is_dir():
+        raise NotADirectoryError(f"CSV price folder {csv_dir} is not a directory")
+    groups: dict[str, list[Path]] = {}
+    for path in sorted(csv_dir.iterdir()):
+        if _is_price_file(path):
+            groups.setdefault(ticker_from_path(path), []).append(path)
+    return dict(sorted(groups.items()))
+
+
+def duplicate_file_error(ticker: str, paths: list[Path]) -> PriceFileError:
+    """Two files for one ticker (``IREN.csv`` and ``iren.csv``): we will not pick one."""
+    names = ", ".join(path.name for path in paths)
+    return PriceFileError(paths[1], None, f"files {names} all hold ticker {ticker}")
+
+
+# --------------------------------------------------------------------------------------------
+# File stamps: files unchanged since their rows landed are not read again
+
+
+def _stamp(path: Path) -> FileStamp | None:
+    try:
+        status = path.stat()
+    except OSError:
+        return None
+    return status.st_size, status.st_mtime_ns
+
+
+def read_landed_stamps(path: Path) -> dict[str, FileStamp]:
+    """The stamps recorded by ``write_landed_stamps`` (empty when there are none)."""
+    if not path.exists():
+        return {}
+    return {name: (size, mtime) for name, (size, mtime) in json.loads(path.read_text()).items()}
+
+
+def write_landed_stamps(path: Path, stamps: Mapping[str, FileStamp]) -> None:
+    """Record the stamps of the files whose rows are landed, replacing the previous record
+    whole (a cache of what is known landed, not landing data: rewriting it loses nothing)."""
+    write_text_replacing(path, json.dumps(dict(sorted(stamps.items()))))
+
+
+def has_minimal_header(path: Path) -> bool:
+    """True when the file's first line is exactly ``Date,Close`` (any case, BOM and spaces
+    ignored): the one shape the DuckDB scan reads."""
+    with path.open("rb") as handle:
+        first_line = handle.readline(64)
+    text = first_line.decode("utf-8-sig", errors="replace").strip().lower().replace(" ", "")
+    return text == MINIMAL_HEADER
+
+
+# --------------------------------------------------------------------------------------------
+# The source
+
+
+@dataclass
+class _ReadPlan:
+    """How each requested ticker's files are read this run."""
+
+    fetch: SourceFetch = field(default_factory=SourceFetch)
+    minimal: dict[str, Path] = field(default_factory=dict)
+    one_by_one: dict[str, list[Path]] = field(default_factory=dict)
+    unchanged: int = 0
+    # ticker -> (path, stamp) of every file found, for the next run's landed stamps (a
+    # renamed company may have a file under each of its symbols).
+    stamps: dict[str, list[tuple[str, FileStamp]]] = field(default_factory=dict)
+
+
+class CsvFolderSource:
+    """A folder of CSV exports, one file per ticker (under its current or a former symbol).
+
+    ``stamps_path`` records the size and modification time of every file whose rows landed: a
+    file that still has them, of a ticker with landed rows (a window start), is not read again
+    unless ``reread_unchanged`` (a backfill).
+
+    ``ticker_changes`` lets a renamed company's history come from files under its earlier
+    symbols, landed under the current one.
+    """
+
+    label = CSV_SOURCE
+
+    def __init__(
+        self,
+        csv_dir: Path,
+        *,
+        ticker_changes: Sequence[TickerChange] = (),
+        stamps_path: Path | None = None,
+        reread_unchanged: bool = False,
+    ) -> None:
+        self.csv_dir = Path(csv_dir)
+        self.current = current_symbols(ticker_changes)
+        self.former = former_symbols(ticker_changes)
+        self.stamps_path = stamps_path
+        self.reread_unchanged = reread_unchanged
+        self._plan = _ReadPlan()
+
+    def list_tickers(self) -> list[str]:
+        """Every ticker with a file (duplicated ones too: reading fails that ticker alone)."""
+        return to_current(group_price_files(self.csv_dir), self.current)
+
+    def fetch(
+        self, connection: duckdb.DuckDBPyConnection, windows: Mapping[str, date | None]
+    ) -> SourceFetch:
+        """Files of unusual shapes are parsed now into the fetched table; the minimal ones
+        are streamed by the landing step (``SourceFetch.streamed``). A requested ticker
+        without a file, with two files, or with a file that cannot be read is a failure; the
+        other files are read regardless."""
+        landed = {}
+        if self.stamps_path is not None and not self.reread_unchanged:
+            landed = read_landed_stamps(self.stamps_path)
+        plan = self._plan = self._plan_reading(windows, landed)
+        parse_failures = _parse_one_by_one(connection, plan.one_by_one, self.label)
+        plan.fetch.failed.update(parse_failures)
+        plan.fetch.unreadable.update(parse_failures)
+        if plan.minimal:
+            plan.fetch.streamed = MinimalFilesScan(connection, plan.minimal, windows, self.label)
+        return plan.fetch
+
+    def after_landing(self, batch: LandedBatch, failed: Collection[str]) -> list[str]:
+        """Record the stamps of every file read without failing (or not read because
+        unchanged): only now are their rows known landed. Failed files are left out, so they
+        are read again next run."""
+        plan = self._plan
+        if self.stamps_path is not None:
+            write_landed_stamps(
+                self.stamps_path,
+                {
+                    path: stamp
+                    for ticker, files in plan.stamps.items()
+                    if ticker not in failed
+                    for path, stamp in files
+                },
+            )
+        scanned, parsed, unchanged = self.read_counts(batch)
+        return [
+            f"CSV folder: {scanned} minimal Date,Close files read in one scan, {parsed} files of "
+            f"other shapes (or with problems) parsed one by one, {unchanged} unchanged since "
+            "they landed (not read)."
+        ]
+
+    def read_counts(self, batch: LandedBatch) -> tuple[int, int, int]:
+        """Files of the last fetch (landed as ``batch``) read in the one scan, parsed one by
+        one (other shapes, and scanned files whose rows were replaced), and left unread."""
+        replaced = len(batch.replaced_streams)
+        plan = self._plan
+        return len(plan.minimal) - replaced, len(plan.one_by_one) + replaced, plan.unchanged
+
+    def _plan_reading(
+        self, windows: Mapping[str, date | None], landed_stamps: Mapping[str, FileStamp]
+    ) -> _ReadPlan:
+        groups = group_price_files(self.csv_dir)
+        plan = _ReadPlan()
+        failed, unreadable = plan.fetch.failed, plan.fetch.unreadable
+        for ticker in sorted(windows):
+            symbols = [ticker, *self.former.get(ticker, ())]
+            files = {symbol: groups[symbol] for symbol in symbols if symbol in groups}
+            if not files:
+                names = " or ".join(f"{symbol}.csv" for symbol in symbols)
+                failed[ticker] = f"no file {names} in {self.csv_dir}"
+                continue
+            duplicated = [(symbol, paths) for symbol, paths in files.items() if len(paths) > 1]
+            if duplicated:
+                symbol, paths = duplicated[0]
+                failed[ticker] = unreadable[ticker] = str(duplicate_file_error(symbol, paths))
+                continue
+            # Newest symbol first: the order in which files win a date they share.
+            paths = [paths[0] for paths in files.values()]
+            stamps = [_stamp(path) for path in paths]
+            plan.stamps[ticker] = [
+                (str(path), stamp) for path, stamp in zip(paths, stamps, strict=True) if stamp
+            ]
+            if windows[ticker] is not None and all(
+                stamp is not None and landed_stamps.get(str(path)) == stamp
+                for path, stamp in zip(paths, stamps, strict=True)
+            ):
+                plan.unchanged += 1
+            elif len(paths) == 1 and _worth_scanning(paths[0], stamps[0]):
+                plan.minimal[ticker] = paths[0]
+            else:
+                plan.one_by_one[ticker] = paths
+        return plan
+
+
+def _worth_scanning(path: Path, stamp: FileStamp | None) -> bool:
+    """A minimal file with data rows (``stamp``: its size and mtime, None if unreadable)."""
+    if stamp is None:
+        return False  # the per-file parser reports it
+    size, _ = stamp
+    try:
+        return size > _HEADER_ONLY_MAX_BYTES and has_minimal_header(path)
+    except OSError:
+        return False
+
+
+class MinimalFilesScan:
+    """The minimal files as one DuckDB ``read_csv`` streamed into the landing file
+    (``landing.StreamedRows``): the landing step asks which tickers' written rows look wrong
+    and has their files parsed one by one instead."""
+
+    def __init__(
+        self,
+        connection: duckdb.DuckDBPyConnection,
+        files: Mapping[str, Path],
+        windows: Mapping[str, date | None],
+        price_source: str,
+    ) -> None:
+        self.files = dict(files)
+        self.price_source = price_source
+        tickers = list(self.files)
+        files_table = pa.table(
+            {
+                "path": [str(self.files[ticker]) for ticker in tickers],
+                "ticker": tickers,
+                "window_start": [windows[ticker] for ticker in tickers],
+            },
+            schema=pa.schema(
+                [("path", pa.string()), ("ticker", pa.string()), ("window_start", pa.date32())]
+            ),
+        )
+        create_temp_table(connection, "scan_files", files_table)
+
+    def select_sql(self) -> str:
+        # COPY takes no parameters, so the file list is a literal. Date is read as text: only
+        # a YYYY-MM-DD date is taken here, anything else goes to the parser (which knows
+        # yfinance's timestamp layouts and refuses ambiguous ones). Rows whose date does not
+        # parse are kept whatever the window, so that vet() sees them.
+        paths = sql_string_list(str(path) for path in self.files.values())
+        return f"""
+            select
+                scan_files.ticker,
+                case when length(raw.Date) = 10 then try_cast(raw.Date as date) end as date,
+                cast(null as double) as open,
+                cast(null as double) as high,
+                cast(null as double) as low,
+                raw.Close as close,
+                raw.Close as adj_close,
+                cast(null as double) as volume,
+                {sql_string(self.price_source)} as price_source
+            from read_csv(
+                {paths},
+                header = true,
+                auto_detect = false,
+                delim = ',',
+                quote = '"',
+                columns = {{'Date': 'VARCHAR', 'Close': 'DOUBLE'}},
+                filename = true,
+                store_rejects = true,
+                rejects_table = 'scan_rejected_rows',
+                rejects_scan = 'scan_rejected_files'
+            ) as raw
+            inner join scan_files on raw.filename = scan_files.path
+            where
+                scan_files.window_start is null
+                or length(raw.Date) <> 10
+                or try_cast(raw.Date as date) is null
+                or try_cast(raw.Date as date) >= scan_files.window_start
+        """
+
+    def rejected_tickers(self, connection: duckdb.DuckDBPyConnection, summary: str) -> set[str]:
+        """The tickers with anything odd among their written rows (a row without a usable date
+        or close, a repeated date) or a row the reader rejected."""
+        doubtful = {
+            ticker
+            for (ticker,) in connection.execute(
+                f"""
+                select scan_files.ticker
+                from {_REJECTED_FILES_SQL} as rejected
+                inner join scan_files on rejected.file_path = scan_files.path
+                union
+                select ticker
+                from {summary}
+                where unusable_rows > 0 or rows <> dates
+                """
+            ).fetchall()
+        }
+        return doubtful & set(self.files)
+
+    def add_replacements(
+        self, connection: duckdb.DuckDBPyConnection, tickers: set[str]
+    ) -> dict[str, str]:
+        """The per-file parser, the authority on every problem, reads the rejected files: it
+        either reads a file (a timestamp layout it knows) or names the file and line."""
+        return _parse_one_by_one(
+            connection, {ticker: [self.files[ticker]] for ticker in tickers}, self.price_source
+        )
+
+
+def _parse_one_by_one(
+    connection: duckdb.DuckDBPyConnection,
+    files: Mapping[str, Sequence[Path]],
+    price_source: str,
+) -> dict[str, str]:
+    """The per-file parser for the files the scan does not take, appended in batches; returns
+    ``{ticker: error}`` of the files that cannot be read. ``files`` holds each ticker's files,
+    newest symbol first."""
+    failed: dict[str, str] = {}
+    batch: list[pd.DataFrame] = []
+    for ticker, paths in sorted(files.items()):
+        try:
+            batch.append(read_under_current_symbol(paths, ticker))
+        except (PriceFileError, OSError) as exc:
+            failed[ticker] = str(exc)
+        if len(batch) >= _FALLBACK_BATCH_FILES:
+            add_fetched_frame(connection, pd.concat(batch, ignore_index=True), price_source)
+            batch = []
+    if batch:
+        add_fetched_frame(connection, pd.concat(batch, ignore_index=True), price_source)
+    return failed
+
+
+def read_under_current_symbol(paths: Sequence[Path], ticker: str) -> pd.DataFrame:
+    """A company's files (newest symbol first) as one history under ``ticker``: on a date
+    several files hold, the first file's row wins. Each file is parsed as its own symbol, so
+    a yf.download ``Ticker`` row naming the old symbol is still checked against its file name.
+    """
+    frames = [read_price_csv(path).assign(ticker=ticker) for path in paths]
+    for frame in frames:
+        frame["ticker"] = frame["ticker"].astype("string")
+    if len(frames) == 1:
+        return frames[0]
+    merged = pd.concat(frames, ignore_index=True).drop_duplicates(subset="date", keep="first")
+    return merged.sort_values("date", kind="stable").reset_index(drop=True)
