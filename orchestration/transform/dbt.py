@@ -7,6 +7,7 @@ source maps to the ``landed_prices`` asset, so lineage runs from extraction to t
 import hashlib
 import json
 import os
+import shutil
 import sys
 from collections.abc import Iterator, Mapping
 from functools import cache
@@ -23,7 +24,7 @@ from dagster_dbt import (
 )
 
 from orchestration import settings
-from orchestration.atomic import write_text_replacing
+from orchestration.atomic import write_replacing, write_text_replacing
 from orchestration.paths import DBT_PROJECT_DIR, DataPaths, LedgerPaths, data_paths
 
 # dbt runs as a subprocess: use the dbt of the interpreter running Dagster, not whatever is on PATH.
@@ -260,14 +261,12 @@ def build_dbt_assets() -> dg.AssetsDefinition:
         # The events are held until dbt has finished: only then can the warehouse be opened to
         # read each table's row count and column types (table_metadata.py says why).
         events, failure = [], None
+        invocation = dbt.cli(pipeline_build_args(vars_, full_refresh=full_refresh), context=context)
         try:
-            events.extend(
-                dbt.cli(
-                    pipeline_build_args(vars_, full_refresh=full_refresh), context=context
-                ).stream()
-            )
+            events.extend(invocation.stream())
         except Exception as error:  # dbt failed: what it built and checked is still reported
             failure = error
+        keep_partial_parse(invocation.target_path, project)
         yield from with_table_metadata(events, warehouse, context)
         if failure is not None:
             raise failure
@@ -277,6 +276,35 @@ def build_dbt_assets() -> dg.AssetsDefinition:
             record_successful_build(warehouse, fingerprint)
 
     return hashpivot_dbt_assets
+
+
+# dagster-dbt gives each dbt invocation a folder of its own under target/; these many are kept
+# (the newest), for their dbt.log and run_results.json.
+KEPT_INVOCATION_FOLDERS = 5
+PARTIAL_PARSE_FILE = "partial_parse.msgpack"
+
+
+def keep_partial_parse(invocation_target: Path, project: DbtProject) -> None:
+    """Carry dbt's parse of this invocation over to the next, and prune old invocation folders.
+
+    dagster-dbt seeds each invocation's new target folder with the project target's
+    ``partial_parse.msgpack``, but dbt writes its updated parse (made with this run's vars and
+    profile) into the invocation's folder only. The project's copy is the one ``dbt parse`` made
+    without the run's vars, so every run logged "Unable to do partial parsing" and parsed the
+    whole project again. Copying the new parse back makes the next run with the same vars and
+    profile parse only what changed (dbt itself checks that, and falls back to a full parse).
+    """
+    target = project.project_dir / project.target_path
+    # dagster-dbt's target paths are relative to the dbt project, as dbt reads them.
+    parsed = project.project_dir / invocation_target / PARTIAL_PARSE_FILE
+    if parsed.exists():
+        write_replacing(target / PARTIAL_PARSE_FILE, lambda path: shutil.copyfile(parsed, path))
+    folders = sorted(
+        (folder for folder in target.glob("*-*-*") if folder.is_dir()),
+        key=lambda folder: folder.stat().st_mtime,
+    )
+    for folder in folders[:-KEPT_INVOCATION_FOLDERS]:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def with_table_metadata(

@@ -3,9 +3,14 @@ files or vars differ from the last successful build's."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+from types import SimpleNamespace
 
 from orchestration.transform.dbt import (
+    KEPT_INVOCATION_FOLDERS,
+    PARTIAL_PARSE_FILE,
+    keep_partial_parse,
     needs_full_refresh,
     pipeline_build_args,
     project_fingerprint,
@@ -72,3 +77,39 @@ def test_full_refresh_until_a_build_of_the_same_project_succeeded(tmp_path: Path
     assert needs_full_refresh(warehouse, project_fingerprint(project, {"as_of_date": "2025-01-02"}))
     warehouse.unlink()  # a deleted warehouse is rebuilt whole, whatever was recorded
     assert needs_full_refresh(warehouse, fingerprint)
+
+
+def test_the_runs_parse_is_kept_for_the_next_run_and_old_invocations_pruned(
+    tmp_path: Path,
+) -> None:
+    project = SimpleNamespace(project_dir=tmp_path, target_path=Path("target"))
+    target = tmp_path / "target"
+    (target / "compiled").mkdir(parents=True)
+    (target / PARTIAL_PARSE_FILE).write_bytes(b"parsed without the run's vars")
+    folders = []
+    for index in range(KEPT_INVOCATION_FOLDERS + 3):
+        folder = target / f"hashpivot_dbt_assets-run{index:04d}-abcdefg"
+        folder.mkdir()
+        os.utime(folder, (1_000_000 + index, 1_000_000 + index))
+        folders.append(folder)
+    newest = folders[-1]
+    (newest / PARTIAL_PARSE_FILE).write_bytes(b"parsed with the run's vars")
+    os.utime(newest, (2_000_000, 2_000_000))
+
+    keep_partial_parse(Path("target") / newest.name, project)
+
+    assert (target / PARTIAL_PARSE_FILE).read_bytes() == b"parsed with the run's vars"
+    kept = sorted(path.name for path in target.glob("*-*-*"))
+    assert kept == [folder.name for folder in folders[-KEPT_INVOCATION_FOLDERS:]]
+    assert (target / "compiled").is_dir()
+
+
+def test_a_failed_invocation_without_a_parse_leaves_the_projects_parse(tmp_path: Path) -> None:
+    project = SimpleNamespace(project_dir=tmp_path, target_path=Path("target"))
+    target = tmp_path / "target"
+    (target / "hashpivot_dbt_assets-run0001-abcdefg").mkdir(parents=True)
+    (target / PARTIAL_PARSE_FILE).write_bytes(b"previous parse")
+
+    keep_partial_parse(target / "hashpivot_dbt_assets-run0001-abcdefg", project)
+
+    assert (target / PARTIAL_PARSE_FILE).read_bytes() == b"previous parse"
