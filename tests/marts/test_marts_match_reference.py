@@ -18,7 +18,7 @@ import duckdb
 import pandas as pd
 import pytest
 
-from tests.exports import write_generated_exports
+from tests.exports import write_generated_exports, write_sample_like_exports
 from tests.marts import reference as ref
 from tests.marts.compare import compare_frames, describe_differences
 from tests.pipeline import run_hashpivot
@@ -26,12 +26,17 @@ from tests.pipeline import run_hashpivot
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 SAMPLE_PRICES_DIR = Path(__file__).resolve().parents[3] / "shared" / "data" / "sample_prices"
 # (exports, as-of date) of each product run.
+# "sample_like": generated exports with the sample folder's layout and quirks (exchange
+# holidays, no GLXY file, KEEL as BITF.csv, another security's CORZ/HUT rows before their
+# prices_valid_from), the twin of the sample run as of 2025-04-04.
 RUNS = [
     ("sample", "2025-04-04"),
     ("sample", "2024-12-31"),
     ("generated", "2024-12-31"),
+    ("sample_like", "2025-04-04"),
 ]
 GENERATED_FIRST_DAY, GENERATED_LAST_DAY = date(2022, 6, 1), date(2025, 3, 31)
+SAMPLE_LIKE_LAST_DAY = date(2025, 4, 4)
 
 # mart -> (key columns, reference builder)
 MARTS = {
@@ -69,9 +74,18 @@ def generated_exports(tmp_path_factory: pytest.TempPathFactory) -> Path:
     )
 
 
+@pytest.fixture(scope="module")
+def sample_like_exports(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_sample_like_exports(
+        tmp_path_factory.mktemp("sample_like_exports"),
+        first_day=GENERATED_FIRST_DAY,
+        last_day=SAMPLE_LIKE_LAST_DAY,
+    )
+
+
 def exports_dir(kind: str, request: pytest.FixtureRequest) -> Path:
-    if kind == "generated":
-        return request.getfixturevalue("generated_exports")
+    if kind in ("generated", "sample_like"):
+        return request.getfixturevalue(f"{kind}_exports")
     if not SAMPLE_PRICES_DIR.is_dir():
         pytest.skip(f"{SAMPLE_PRICES_DIR} is not there (../shared beside the checkout)")
     return SAMPLE_PRICES_DIR
