@@ -100,6 +100,23 @@ def test_summary_lists_sources_failures_and_warnings() -> None:
     assert "WARNING Yahoo Finance is unreachable" in text
 
 
+@pytest.fixture(params=["sample", "generated"])
+def sample_like_dir(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Path:
+    """The real sample exports (skipped without ../shared), then generated exports laid out like
+    them (23 files: none for GLXY, KEEL's as BITF.csv; see tests/exports.py)."""
+    if request.param == "sample":
+        return request.getfixturevalue("sample_prices_dir")
+    from tests.exports import write_sample_like_exports
+
+    return write_sample_like_exports(
+        tmp_path_factory.mktemp("sample_like_exports"),
+        first_day=date(2023, 6, 1),
+        last_day=date(2025, 4, 4),
+    )
+
+
 def run_cli(data_dir: Path, *argv: str) -> subprocess.CompletedProcess[str]:
     return run_hashpivot(data_dir, *argv, timeout=600)
 
@@ -114,9 +131,9 @@ def file_closes(path: Path) -> dict[str, float]:
 
 @pytest.mark.slow
 def test_csv_run_lands_every_sample_row_once_into_the_warehouse(
-    tmp_path: Path, sample_prices_dir: Path
+    tmp_path: Path, sample_like_dir: Path
 ) -> None:
-    first = run_cli(tmp_path, "--source", "csv", "--csv-dir", str(sample_prices_dir))
+    first = run_cli(tmp_path, "--source", "csv", "--csv-dir", str(sample_like_dir))
     assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
     assert "SUCCEEDED" in first.stdout
     assert "csv: 23 tickers" in first.stdout
@@ -133,15 +150,20 @@ def test_csv_run_lands_every_sample_row_once_into_the_warehouse(
     current = {"BITF": "KEEL"}
     expected = {
         (current.get(path.stem, path.stem), day): close
-        for path in sample_prices_dir.glob("*.csv")
+        for path in sample_like_dir.glob("*.csv")
         for day, close in file_closes(path).items()
     }
     assert len(rows) == len(expected)  # exactly once each
     assert landed == expected
     btc_days = [date.fromisoformat(day) for (ticker, day) in landed if ticker == "BTC-USD"]
-    assert sum(day.weekday() >= 5 for day in btc_days) > 1000  # weekends are kept
+    btc_file_days = [
+        date.fromisoformat(day) for day in file_closes(sample_like_dir / "BTC-USD.csv")
+    ]
+    weekend_days = sum(day.weekday() >= 5 for day in btc_file_days)
+    assert weekend_days > 100
+    assert sum(day.weekday() >= 5 for day in btc_days) == weekend_days  # weekends are kept
 
-    second = run_cli(tmp_path, "--source", "csv", "--csv-dir", str(sample_prices_dir))
+    second = run_cli(tmp_path, "--source", "csv", "--csv-dir", str(sample_like_dir))
     assert second.returncode == 0, second.stdout[-3000:]
     assert "rows landed: 0 of" in second.stdout
     assert "published: current (nothing changed since run " in second.stdout
@@ -218,13 +240,13 @@ def test_seeds_check_prints_the_findings_and_exits_non_zero_on_failure(
 
 @pytest.mark.slow
 def test_a_folder_with_the_new_symbols_file_lands_with_no_failure_and_the_mart_shows_it(
-    tmp_path: Path, sample_prices_dir: Path
+    tmp_path: Path, sample_like_dir: Path
 ) -> None:
     """A folder holding KEEL.csv (no BITF.csv): the default universe lands with zero failed
     tickers and KEEL's row of the miner mart shows the close of KEEL.csv's last day."""
     folder = tmp_path / "csv"
     folder.mkdir()
-    for path in sample_prices_dir.glob("*.csv"):
+    for path in sample_like_dir.glob("*.csv"):
         name = "KEEL.csv" if path.stem == "BITF" else path.name
         (folder / name).write_bytes(path.read_bytes())
     # GLXY has no sample export: a small generated file, so that no ticker fails.

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import math
 import pickle
+from datetime import date
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +14,7 @@ import pytest
 
 from orchestration.extract.schema import PRICE_COLUMNS
 from orchestration.extract.sources.csv_file import PriceFileError, read_price_csv, ticker_from_path
+from tests.exports import write_sample_like_exports
 from tests.extract.price_files import data_line_count, expected_frame, write
 
 # ../shared next to the repository root: real files, read-only, never copied into the project.
@@ -196,6 +198,23 @@ def test_real_first_dates_and_quirks_are_kept(sample_dir: Path) -> None:
     gap = corz["date"].diff().max()
     assert gap == pd.Timedelta(days=390)
     assert corz.loc[corz["date"].diff() == gap, "date"].item() == pd.Timestamp("2024-01-24")
+
+
+def test_generated_rows_of_another_security_are_kept(tmp_path: Path) -> None:
+    """The twin of the CORZ part of test_real_first_dates_and_quirks_are_kept: the file's rows
+    of the pre-bankruptcy security (before 2024-01-24) and of the new one are all kept, with
+    the jump between them (the valid-from filter is the warehouse's job, not the parser's)."""
+    folder = write_sample_like_exports(
+        tmp_path, first_day=date(2023, 11, 1), last_day=date(2024, 2, 29)
+    )
+    path = folder / "CORZ.csv"
+    corz = read_price_csv(path)
+    rows = csv_rows(path)
+    assert len(corz) == len(rows)
+    np.testing.assert_array_equal(corz["close"].to_numpy(), [float(row["Close"]) for row in rows])
+    assert corz["date"].iloc[0] == pd.Timestamp("2023-11-01")
+    (first_new,) = corz.index[corz["date"] == pd.Timestamp("2024-01-24")]
+    assert corz["close"].iloc[first_new] / corz["close"].iloc[first_new - 1] > 50
 
 
 # --------------------------------------------------------------------------------------------

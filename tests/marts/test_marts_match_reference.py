@@ -18,7 +18,7 @@ import duckdb
 import pandas as pd
 import pytest
 
-from tests.exports import write_generated_exports
+from tests.exports import write_sample_like_exports
 from tests.marts import reference as ref
 from tests.marts.compare import compare_frames, describe_differences
 from tests.pipeline import run_hashpivot
@@ -26,12 +26,16 @@ from tests.pipeline import run_hashpivot
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 SAMPLE_PRICES_DIR = Path(__file__).resolve().parents[3] / "shared" / "data" / "sample_prices"
 # (exports, as-of date) of each product run.
+# "sample_like": generated exports in every export shape (tests/exports.py) with the sample
+# folder's layout and quirks (exchange holidays, no GLXY file, KEEL as BITF.csv, another
+# security's CORZ/HUT rows before their prices_valid_from): the twin of each sample run.
 RUNS = [
     ("sample", "2025-04-04"),
     ("sample", "2024-12-31"),
-    ("generated", "2024-12-31"),
+    ("sample_like", "2025-04-04"),
+    ("sample_like", "2024-12-31"),
 ]
-GENERATED_FIRST_DAY, GENERATED_LAST_DAY = date(2022, 6, 1), date(2025, 3, 31)
+SAMPLE_LIKE_FIRST_DAY, SAMPLE_LIKE_LAST_DAY = date(2022, 6, 1), date(2025, 4, 4)
 
 # mart -> (key columns, reference builder)
 MARTS = {
@@ -61,17 +65,17 @@ def run_product(data_dir: Path, exports: Path, as_of: str) -> subprocess.Complet
 
 
 @pytest.fixture(scope="module")
-def generated_exports(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return write_generated_exports(
-        tmp_path_factory.mktemp("exports"),
-        first_day=GENERATED_FIRST_DAY,
-        last_day=GENERATED_LAST_DAY,
+def sample_like_exports(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_sample_like_exports(
+        tmp_path_factory.mktemp("sample_like_exports"),
+        first_day=SAMPLE_LIKE_FIRST_DAY,
+        last_day=SAMPLE_LIKE_LAST_DAY,
     )
 
 
 def exports_dir(kind: str, request: pytest.FixtureRequest) -> Path:
-    if kind == "generated":
-        return request.getfixturevalue("generated_exports")
+    if kind == "sample_like":
+        return request.getfixturevalue("sample_like_exports")
     if not SAMPLE_PRICES_DIR.is_dir():
         pytest.skip(f"{SAMPLE_PRICES_DIR} is not there (../shared beside the checkout)")
     return SAMPLE_PRICES_DIR

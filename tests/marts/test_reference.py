@@ -7,13 +7,18 @@ show the arithmetic.
 from __future__ import annotations
 
 import csv
+import itertools
 import math
+import statistics
+from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from tests.exports import write_sample_like_exports
 from tests.marts import reference as ref
 from tests.marts.compare import compare_frames, describe_differences
 
@@ -574,55 +579,120 @@ def test_compare_frames_reports_each_difference() -> None:
 
 # --------------------------------------------------------------------------------------------
 # The real sample
+#
+# Each test runs on the real yfinance exports in ../shared (skipped when they are not there)
+# and on generated exports laid out like them (tests/exports.py: write_sample_like_exports),
+# so a plain clone checks the same rules. Expected values are read from the files with the csv
+# module, not with the product's parser.
+
+GENERATED_FIRST_DAY, GENERATED_LAST_DAY = date(2023, 6, 1), date(2025, 4, 4)
+CORZ_VALID_FROM = pd.Timestamp("2024-01-24")  # companies.csv: the re-listing after Chapter 11
+HUT_VALID_FROM = pd.Timestamp("2023-12-01")  # companies.csv: the new HUT after the merger
+# (volatility_1y, beta_btc_1y) ranges every miner is in. Real miners: 30% to 300% a year and
+# moving with bitcoin. Generated paths: the generator draws a yearly volatility of 25% to 100%
+# and every ticker's path independently, so betas are near 0 either way.
+PLAUSIBLE = {
+    "sample": ((0.3, 3.0), (0.0, 3.0)),
+    "generated": ((0.2, 1.2), (-0.5, 0.5)),
+}
 
 
-@pytest.fixture(scope="module")
-def sample_prices() -> pd.DataFrame:
-    if not SAMPLE_PRICES_DIR.is_dir():
-        pytest.skip(f"{SAMPLE_PRICES_DIR} is not there (../shared beside the checkout)")
-    return ref.load_sample_prices(SAMPLE_PRICES_DIR)
+@dataclass(frozen=True)
+class Exports:
+    kind: str  # "sample" (the real exports in ../shared) or "generated"
+    folder: Path
+    prices: pd.DataFrame  # ref.load_sample_prices(folder)
 
 
-def file_adj_closes(ticker: str) -> dict[pd.Timestamp, float]:
-    """Date -> Adj Close straight from a sample file, read without the product's parser."""
-    with (SAMPLE_PRICES_DIR / f"{ticker}.csv").open(newline="") as handle:
-        return {
-            pd.Timestamp(row["Date"][:10]): float(row["Adj Close"])
-            for row in csv.DictReader(handle)
-        }
+@pytest.fixture(scope="module", params=["sample", "generated"])
+def exports(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Exports:
+    if request.param == "sample":
+        if not SAMPLE_PRICES_DIR.is_dir():
+            pytest.skip(f"{SAMPLE_PRICES_DIR} is not there (../shared beside the checkout)")
+        folder = SAMPLE_PRICES_DIR
+    else:
+        folder = write_sample_like_exports(
+            tmp_path_factory.mktemp("sample_like_exports"),
+            first_day=GENERATED_FIRST_DAY,
+            last_day=GENERATED_LAST_DAY,
+        )
+    return Exports(request.param, folder, ref.load_sample_prices(folder))
+
+
+def file_adj_closes(folder: Path, ticker: str) -> dict[pd.Timestamp, float]:
+    """Date -> Adj Close straight from an export, read without the product's parser (Close, or
+    close, in a file without an Adj Close column, like BTC-USD.csv)."""
+    with (folder / f"{ticker}.csv").open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    (column,) = [name for name in ("Adj Close", "Close", "close") if name in rows[0]][:1]
+    return {pd.Timestamp(row["Date"][:10]): float(row[column]) for row in rows}
 
 
 def file_price_on_or_before(prices: dict[pd.Timestamp, float], day: pd.Timestamp) -> float:
     return prices[max(d for d in prices if d <= day)]
 
 
-def test_sample_miner_table_is_plausible(sample_prices: pd.DataFrame) -> None:
+def file_one_year_metrics(
+    folder: Path, ticker: str, as_of: pd.Timestamp
+) -> tuple[float, float, float]:
+    """(volatility_1y, beta_btc_1y, corr_btc_1y) of a ticker from the files, with the statistics
+    module: daily returns of its file days in (A - 1 year, A], BTC's over the same spans."""
+    prices = file_adj_closes(folder, ticker)
+    btc = file_adj_closes(folder, "BTC-USD")
+    days = sorted(prices)
+    start = as_of - pd.DateOffset(years=1)
+    miner_returns, btc_returns = [], []
+    for previous, day in itertools.pairwise(days):
+        if start < day <= as_of:
+            miner_returns.append(prices[day] / prices[previous] - 1)
+            btc_returns.append(
+                file_price_on_or_before(btc, day) / file_price_on_or_before(btc, previous) - 1
+            )
+    beta = statistics.covariance(miner_returns, btc_returns) / statistics.variance(btc_returns)
+    return (
+        statistics.stdev(miner_returns) * math.sqrt(252),
+        beta,
+        statistics.correlation(miner_returns, btc_returns),
+    )
+
+
+def test_sample_miner_table_is_plausible(exports: Exports) -> None:
     companies, contracts = ref.load_companies(), ref.load_contracts()
-    table = ref.miner_performance(sample_prices, companies, contracts, "2025-04-04")
+    as_of = pd.Timestamp("2025-04-04")
+    table = ref.miner_performance(exports.prices, companies, contracts, as_of)
     with pd.option_context("display.width", 250, "display.max_columns", 30):
         print(table.drop(columns="price_source").set_index("ticker").T)
 
     miners = set(companies.loc[companies["segment"] == "bitcoin_miner", "ticker"])
     assert set(table["ticker"]) == miners
-    glxy = row_of(table, "ticker", "GLXY")  # no sample file: contracts kept, prices NULL
+    # KEEL's file is under its old symbol BITF (ticker_changes), and it has prices.
+    assert not (exports.folder / "KEEL.csv").exists()
+    assert row_of(table, "ticker", "KEEL")["as_of_date"] == as_of
+    assert not (exports.folder / "GLXY.csv").exists()
+    glxy = row_of(table, "ticker", "GLXY")  # no file: contracts kept, prices NULL
     assert glxy["is_ai_pivoted"]
     assert pd.isna(glxy["as_of_date"])
     assert pd.isna(glxy["return_1y"])
     table = table[table["ticker"] != "GLXY"]
-    assert (table["as_of_date"] == pd.Timestamp("2025-04-04")).all()
-    assert table["volatility_1y"].between(0.3, 3).all()
+    assert (table["as_of_date"] == as_of).all()
+    (volatility_low, volatility_high), (beta_low, beta_high) = PLAUSIBLE[exports.kind]
+    assert table["volatility_1y"].between(volatility_low, volatility_high).all()
     assert table["max_drawdown_1y"].between(-1, 0).all()
-    assert table["beta_btc_1y"].between(0, 3).all()
+    assert table["beta_btc_1y"].between(beta_low, beta_high).all()
     for column in ("corr_btc_1y", "corr_nvda_1y"):
         assert table[column].between(-1, 1).all()
 
     # IREN's 1-year return straight from the file: P(2025-04-04) / P(2024-04-04) - 1.
-    iren = file_adj_closes("IREN")
-    expected = iren[pd.Timestamp("2025-04-04")] / file_price_on_or_before(
-        iren, pd.Timestamp("2024-04-04")
-    )
-    assert row_of(table, "ticker", "IREN")["return_1y"] == pytest.approx(expected - 1, rel=1e-12)
+    iren = file_adj_closes(exports.folder, "IREN")
+    expected = iren[as_of] / file_price_on_or_before(iren, pd.Timestamp("2024-04-04"))
+    iren_row = row_of(table, "ticker", "IREN")
+    assert iren_row["return_1y"] == pytest.approx(expected - 1, rel=1e-12)
     assert -0.9 < expected - 1 < 5
+    # Its volatility and BTC beta and correlation from the files too.
+    volatility, beta, corr = file_one_year_metrics(exports.folder, "IREN", as_of)
+    assert iren_row["volatility_1y"] == pytest.approx(volatility, rel=1e-9)
+    assert iren_row["beta_btc_1y"] == pytest.approx(beta, rel=1e-9)
+    assert iren_row["corr_btc_1y"] == pytest.approx(corr, rel=1e-9)
 
     # Contracts visible at 2025-04-04: CORZ's five CoreWeave rows (June 2024, its two option
     # exercises, October 2024, the February 2025 Denton expansion) and WULF's Core42 lease.
@@ -634,37 +704,47 @@ def test_sample_miner_table_is_plausible(sample_prices: pd.DataFrame) -> None:
     assert math.isnan(row_of(table, "ticker", "WULF")["contracted_value_usd"])
 
 
-def test_sample_corz_never_uses_the_pre_bankruptcy_prices(sample_prices: pd.DataFrame) -> None:
-    corz_days = sample_prices.loc[sample_prices["ticker"] == "CORZ", "date"]
-    assert corz_days.min() == pd.Timestamp("2024-01-24")
-    assert sample_prices.loc[sample_prices["ticker"] == "HUT", "date"].min() >= pd.Timestamp(
-        "2023-12-01"
-    )
+def test_sample_corz_never_uses_the_pre_bankruptcy_prices(exports: Exports) -> None:
+    # The files hold another security's rows before the valid-from dates ...
+    corz_file = file_adj_closes(exports.folder, "CORZ")
+    hut_file = file_adj_closes(exports.folder, "HUT")
+    assert min(corz_file) < pd.Timestamp("2023-12-31")
+    assert CORZ_VALID_FROM in corz_file
+    assert min(hut_file) < HUT_VALID_FROM
+    # ... which the loaded prices do not.
+    prices = exports.prices
+    corz_days = prices.loc[prices["ticker"] == "CORZ", "date"]
+    assert corz_days.min() == CORZ_VALID_FROM
+    hut_days = prices.loc[prices["ticker"] == "HUT", "date"]
+    assert hut_days.min() == min(day for day in hut_file if day >= HUT_VALID_FROM)
     companies, contracts = ref.load_companies(), ref.load_contracts()
 
     # As of 2024-12-31, A - 1 year = 2023-12-31 is before CORZ's first valid price: the 1-year
     # metrics are NULL, not computed from the old security (which they would be unfiltered).
-    table = ref.miner_performance(sample_prices, companies, contracts, "2024-12-31")
+    table = ref.miner_performance(prices, companies, contracts, "2024-12-31")
     corz = row_of(table, "ticker", "CORZ")
     for column in ("return_1y", "return_ytd", "volatility_1y", "max_drawdown_1y", "beta_btc_1y"):
         assert math.isnan(corz[column]), column
-    unfiltered, _ = ref.read_price_folder(SAMPLE_PRICES_DIR)
+    unfiltered, _ = ref.read_price_folder(exports.folder)
     unfiltered = unfiltered.assign(ticker=unfiltered["ticker"].astype(str))
     naive = ref.miner_performance(unfiltered, companies, contracts, "2024-12-31")
-    assert not math.isnan(row_of(naive, "ticker", "CORZ")["return_1y"])
+    old_security = file_price_on_or_before(corz_file, pd.Timestamp("2023-12-31"))
+    naive_expected = file_price_on_or_before(corz_file, pd.Timestamp("2024-12-31")) / old_security
+    assert row_of(naive, "ticker", "CORZ")["return_1y"] == pytest.approx(
+        naive_expected - 1, rel=1e-12
+    )
 
     # As of 2025-04-04 the window starts 2024-04-04, after the re-listing: straight from the file.
-    table = ref.miner_performance(sample_prices, companies, contracts, "2025-04-04")
-    corz_file = file_adj_closes("CORZ")
+    table = ref.miner_performance(prices, companies, contracts, "2025-04-04")
     expected = corz_file[pd.Timestamp("2025-04-04")] / file_price_on_or_before(
         corz_file, pd.Timestamp("2024-04-04")
     )
     assert row_of(table, "ticker", "CORZ")["return_1y"] == pytest.approx(expected - 1, rel=1e-12)
 
 
-def test_sample_event_study_and_index_are_consistent(sample_prices: pd.DataFrame) -> None:
+def test_sample_event_study_and_index_are_consistent(exports: Exports) -> None:
     companies, contracts = ref.load_companies(), ref.load_contracts()
-    events = ref.contract_announcement_returns(sample_prices, contracts, "2025-04-04")
+    events = ref.contract_announcement_returns(exports.prices, contracts, "2025-04-04")
     assert sorted(events["contract_id"]) == [
         "corz_coreweave_2024_06",
         "corz_coreweave_2024_06_option",
@@ -674,17 +754,33 @@ def test_sample_event_study_and_index_are_consistent(sample_prices: pd.DataFrame
         "glxy_coreweave_2025_03",  # counts, but GLXY has no prices: every metric NULL
         "wulf_core42_2024_12",
     ]
+    glxy = row_of(events, "contract_id", "glxy_coreweave_2025_03")
+    assert pd.isna(glxy["event_date"])
+    assert math.isnan(glxy["return_day0"])
     # 2024-08-31 is a Saturday and Monday 2024-09-02 Labor Day: the event day is Tuesday.
+    corz_file = file_adj_closes(exports.folder, "CORZ")
+    assert pd.Timestamp("2024-09-02") not in corz_file
     options = row_of(events, "contract_id", "corz_coreweave_2024_08_option")
     assert options["event_date"] == pd.Timestamp("2024-09-03")
+    assert options["return_day0"] == pytest.approx(
+        corz_file[pd.Timestamp("2024-09-03")] / corz_file[pd.Timestamp("2024-08-30")] - 1,
+        rel=1e-12,
+    )
     # 2024-06-30 is a Sunday: the event day is Monday 2024-07-01.
     first_option = row_of(events, "contract_id", "corz_coreweave_2024_06_option")
     assert first_option["event_date"] == pd.Timestamp("2024-07-01")
 
-    index = ref.pivot_index_daily(sample_prices, companies, contracts, "2025-04-04")
+    index = ref.pivot_index_daily(exports.prices, companies, contracts, "2025-04-04")
     # CORZ's first contract (2024-06-03, a Monday) starts the pivoted basket the next day.
     assert index["date"].min() == pd.Timestamp("2024-06-04")
     assert set(index["basket"]) == set(ref.BASKETS)
     first = index[index["date"] == index["date"].min()]
     assert (first["index_level"] == 100.0).all()
     assert index["date"].max() == pd.Timestamp("2025-04-04")
+    # The btc basket is BTC-USD alone: its level on 2025-04-04 is 100 x its price ratio.
+    btc_file = file_adj_closes(exports.folder, "BTC-USD")
+    btc_last = row_of(index[index["basket"] == "btc"], "date", pd.Timestamp("2025-04-04"))
+    assert btc_last["index_level"] == pytest.approx(
+        100 * btc_file[pd.Timestamp("2025-04-04")] / btc_file[pd.Timestamp("2024-06-04")],
+        rel=1e-9,
+    )
