@@ -42,18 +42,27 @@ class LedgerPaths:
 
 @dataclass(frozen=True)
 class PublishedPaths:
-    """What BI tools read: a DuckDB file and a Parquet folder, each replaced whole."""
+    """What BI tools read. Each publish is one version folder (the DuckDB file and the Parquet
+    files together); ``current`` points at the version in use and is switched in one rename.
+    ``marts.duckdb`` and ``parquet`` are fixed links through ``current``: the paths users
+    configure never change, and both formats always show the same version."""
 
     root: Path
 
     @property
     def duckdb(self) -> Path:
+        """The path BI tools open: a link to ``current/marts.duckdb``."""
         return self.root / "marts.duckdb"
 
     @property
     def parquet(self) -> Path:
-        """A symlink to the current version folder, swapped atomically by each publish."""
+        """The folder BI tools read: a link to ``current/parquet``."""
         return self.root / "parquet"
+
+    @property
+    def current(self) -> Path:
+        """A symlink to the version in use (``versions/<run id>``)."""
+        return self.root / "current"
 
     @property
     def versions(self) -> Path:
@@ -62,9 +71,10 @@ class PublishedPaths:
     def version(self, run_id: str) -> Path:
         return self.versions / run_id
 
-    def building_duckdb(self, run_id: str) -> Path:
-        """The next DuckDB file while it is built (hidden, renamed over ``duckdb`` when done)."""
-        return self.root / f".marts.{run_id}.duckdb.tmp"
+    def building(self, run_id: str) -> Path:
+        """The next version while it is built (hidden; renamed to ``version(run_id)`` when
+        complete, before ``current`` is switched to it)."""
+        return self.versions / f".{run_id}.building"
 
     @property
     def spill(self) -> Path:

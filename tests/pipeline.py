@@ -41,6 +41,10 @@ def run_hashpivot(
 
 
 def published_fingerprint(published: Path) -> dict[str, str]:
-    """SHA-256 of every published file (following the parquet symlink)."""
-    files = [published / "marts.duckdb", *sorted((published / "parquet").glob("*.parquet"))]
-    return {f.name: hashlib.sha256(f.read_bytes()).hexdigest() for f in files}
+    """SHA-256 of every published file (following the links), and which version is in use."""
+    files = [published / "marts.duckdb", *sorted((published / "parquet").rglob("*.parquet"))]
+    fingerprint = {
+        str(f.relative_to(published)): hashlib.sha256(f.read_bytes()).hexdigest() for f in files
+    }
+    fingerprint["current"] = str((published / "current").resolve())
+    return fingerprint

@@ -68,10 +68,11 @@ def required_checks() -> list[str]:
     kinds={"duckdb", "parquet"},
     deps=PUBLISH_DEPS,
     description=(
-        "The validated marts, copied atomically to `<data dir>/published/marts.duckdb` and "
-        "`<data dir>/published/parquet/<mart>.parquet` for BI tools, with a _published_runs "
-        "table. Runs only when every blocking check of this run passed; otherwise the previous "
-        "published files stay exactly as they were."
+        "The validated marts as a new published version for BI tools: "
+        "`<data dir>/published/marts.duckdb` and `<data dir>/published/parquet/` (links through "
+        "`published/current`, switched to the new version in one rename), with a "
+        "_published_runs table. Runs only when every blocking check of this run passed; "
+        "otherwise the version in use stays exactly as it was."
     ),
 )
 def published_marts(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
@@ -98,6 +99,7 @@ def published_marts(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
         metadata={
             "duckdb": dg.MetadataValue.path(str(report.duckdb_path)),
             "parquet": dg.MetadataValue.path(str(report.parquet_dir)),
+            "version": dg.MetadataValue.path(str(report.version_dir)),
             "row_counts": dg.MetadataValue.json(report.row_counts),
             "marts": dg.MetadataValue.json(list(PUBLISHED_MARTS)),
             "checks_passed": dg.MetadataValue.int(sum(evaluations.values())),

@@ -2,14 +2,26 @@
 files, atomically, so BI tools never see unvalidated data and never touch the pipeline's
 warehouse (DuckDB 2.0 refuses even read-only readers while a writer holds a file).
 
-- ``published/marts.duckdb`` is built as a new file and renamed over the old one, in DuckDB's
-  v1.0.0 storage format (``BI_STORAGE_VERSION``): every BI tool embeds a DuckDB 1.x, which cannot
-  read the 2.0 format our own DuckDB writes by default.
-- ``published/parquet`` is a symlink to ``published/versions/<run id>/``, swapped atomically;
-  the previous version is kept until the next publish, for readers still holding it.
-- ``_published_runs`` (in the DuckDB file) records every publish: run id, time, row counts,
-  price sources and the check summary.
-A failure anywhere before the renames leaves the previous published files byte-for-byte intact.
+Layout (``paths.PublishedPaths``)::
+
+    published/
+      marts.duckdb -> current/marts.duckdb      fixed links: the paths BI tools configure
+      parquet      -> current/parquet
+      current      -> versions/<run id>          the one switch, replaced by one rename
+      versions/<run id>/marts.duckdb             DuckDB's v1.0.0 storage format
+      versions/<run id>/parquet/<mart>.parquet
+      versions/<run id>/parquet/fct_daily_prices/year=<YYYY>/data_0.parquet
+
+- A publish builds its whole version (both formats) in a hidden folder, renames it into
+  ``versions/`` and then switches ``current``: the DuckDB file and the Parquet files become
+  visible together, and ``_published_runs`` (in the DuckDB file) describes exactly what both
+  show. A failure or a kill anywhere before the switch leaves the version in use untouched.
+- The DuckDB file is in the v1.0.0 storage format (``BI_STORAGE_VERSION``): every BI tool embeds
+  a DuckDB 1.x, which cannot read the 2.0 format our own DuckDB writes by default.
+- Daily prices (tens of millions of rows for a market-wide universe) are published by replacing
+  their recent rows, and their Parquet copy is partitioned by year: a year whose rows did not
+  change is hard-linked from the previous version, so a new day rewrites one partition.
+- Pruning keeps the version in use and the one before it (for readers still holding it).
 """
 
 from __future__ import annotations
@@ -25,19 +37,22 @@ from pathlib import Path
 import duckdb
 
 from orchestration import settings
-from orchestration.atomic import fsync_file, replace_symlink
+from orchestration.atomic import fsync_directory, fsync_file, replace_symlink
 from orchestration.paths import PublishedPaths
 
 RUNS_TABLE = "_published_runs"
 # Marts keyed by (ticker, date) that grow by a day at a time: published by replacing their
-# recent rows (see _refresh_recent_rows). The window covers the extraction's re-fetch days.
+# recent rows (see _refresh_recent_rows), their Parquet copy partitioned by year. The window
+# covers the extraction's re-fetch days.
 RECENT_ROWS_MARTS: tuple[str, ...] = ("fct_daily_prices",)
 RECENT_DAYS = 31
-KEEP_VERSIONS = 2
+PARTITION_COLUMN = "year"
 # The storage format of the published file. DuckDB 1.0.0 (DBeaver's bundled driver) and every
 # later 1.x (Evidence, duckdb-engine with duckdb<2, Metabase's JDBC 1.4) read it; DuckDB keeps a
 # file in the format it was created with, so a file in another format is rebuilt, never copied.
 BI_STORAGE_VERSION = "v1.0.0"
+DUCKDB_FILE = "marts.duckdb"
+PARQUET_DIR = "parquet"
 
 
 @dataclass(frozen=True)
@@ -45,6 +60,17 @@ class PublishReport:
     duckdb_path: Path
     parquet_dir: Path
     row_counts: dict[str, int]
+    version_dir: Path
+
+
+@dataclass(frozen=True)
+class PublishedVersion:
+    """Where a published version's DuckDB file and Parquet folder are (in a version folder, or
+    the flat files of a data dir published before versions held both)."""
+
+    folder: Path | None
+    duckdb: Path
+    parquet: Path
 
 
 def publish_marts(
@@ -57,79 +83,118 @@ def publish_marts(
     marts: Sequence[str],
 ) -> PublishReport:
     """Copy ``marts`` (the names declared published in the dbt YAML) from the warehouse's
-    ``marts`` schema to the published copies."""
-    published.root.mkdir(parents=True, exist_ok=True)
-    final_db = published.duckdb
-    building_db = published.building_duckdb(run_id)
-    version_dir = published.version(run_id)
-    building_db.unlink(missing_ok=True)
+    ``marts`` schema into a new published version, and switch to it."""
+    published.versions.mkdir(parents=True, exist_ok=True)
+    previous = version_in_use(published)
+    building = published.building(run_id)
+    final = published.version(run_id)
+    if final.exists():
+        raise FileExistsError(f"published version {final} exists already")
+    shutil.rmtree(building, ignore_errors=True)
+    switched = False
     try:
-        version_dir.mkdir(parents=True, exist_ok=False)
-        row_counts = _build_published_db(
-            building_db,
-            published.spill,
+        (building / PARQUET_DIR).mkdir(parents=True)
+        row_counts = _build_version(
+            building,
             warehouse,
-            version_dir,
             marts,
-            previous=final_db if final_db.exists() else None,
+            previous=previous,
+            spill_dir=published.spill,
             run_row={
                 "run_id": run_id,
                 "published_at": published_at,
                 "check_summary": check_summary,
             },
         )
-        fsync_file(building_db)
-        os.replace(building_db, final_db)
-        replace_symlink(published.parquet, version_dir.relative_to(published.root))
+        fsync_file(building / DUCKDB_FILE)
+        os.rename(building, final)
+        fsync_directory(published.versions)
+        replace_symlink(published.current, final.relative_to(published.root))
+        switched = True
+        _link_fixed_paths(published)
     except BaseException:
-        building_db.unlink(missing_ok=True)
-        if published.parquet.resolve() != version_dir.resolve():
-            shutil.rmtree(version_dir, ignore_errors=True)
+        shutil.rmtree(building, ignore_errors=True)
+        if not switched:
+            shutil.rmtree(final, ignore_errors=True)
         raise
-    _remove_old_versions(published.versions, keep=KEEP_VERSIONS)
-    return PublishReport(final_db, published.parquet, row_counts)
+    keep = {final, *([previous.folder] if previous and previous.folder else [])}
+    _remove_other_versions(published.versions, keep)
+    return PublishReport(published.duckdb, published.parquet, row_counts, final)
 
 
-def _build_published_db(
-    target: Path,
-    spill_dir: Path,
+def version_in_use(published: PublishedPaths) -> PublishedVersion | None:
+    """The version BI tools see now: ``current``'s, or the flat files of an older layout."""
+    if published.current.is_symlink() and published.current.is_dir():
+        folder = published.current.resolve()
+        return PublishedVersion(folder, folder / DUCKDB_FILE, folder / PARQUET_DIR)
+    if published.duckdb.is_file() and not published.duckdb.is_symlink():
+        parquet = published.parquet.resolve() if published.parquet.exists() else published.parquet
+        return PublishedVersion(None, published.duckdb, parquet)
+    return None
+
+
+def _link_fixed_paths(published: PublishedPaths) -> None:
+    """``marts.duckdb`` and ``parquet`` as links through ``current`` (made once; a data dir
+    published with flat files gets its links here, each in one rename)."""
+    current = published.current.name
+    for link, target in (
+        (published.duckdb, f"{current}/{DUCKDB_FILE}"),
+        (published.parquet, f"{current}/{PARQUET_DIR}"),
+    ):
+        if not (link.is_symlink() and os.readlink(link) == target):
+            replace_symlink(link, Path(target))
+
+
+def _build_version(
+    folder: Path,
     warehouse: Path,
-    version_dir: Path,
     marts: Sequence[str],
     *,
-    previous: Path | None,
+    previous: PublishedVersion | None,
+    spill_dir: Path,
     run_row: Mapping[str, object],
 ) -> dict[str, int]:
-    """Build the next published file at ``target`` and the Parquet files of this version.
+    """Build the version's DuckDB file and Parquet files in ``folder``.
 
-    The next file starts as a copy of the previous one. Small marts are replaced whole; the
-    daily prices (tens of millions of rows for a market-wide universe) get only their recent
-    rows and new tickers replaced, and the result is then compared with the warehouse table
-    (row count and a sum of row hashes): any difference, such as a revision older than the
-    recent window, and the table is replaced whole. So the published copy always equals the
-    warehouse, and a day of new prices costs a day of rows.
+    The DuckDB file starts as a copy of the previous one. Small marts are replaced whole; the
+    daily prices get only their recent rows and new tickers replaced, and the result is then
+    compared with the warehouse table (row count and a sum of row hashes): any difference,
+    such as a revision older than the recent window, and the table is replaced whole. So the
+    published copy always equals the warehouse, and a day of new prices costs a day of rows.
     """
-    previous_format = storage_version(previous) if previous is not None else None
-    if previous is not None and previous_format == BI_STORAGE_VERSION:
-        shutil.copyfile(previous, target)
+    target = folder / DUCKDB_FILE
+    parquet_dir = folder / PARQUET_DIR
+    previous_db = previous.duckdb if previous is not None else None
+    previous_format = storage_version(previous_db) if previous_db is not None else None
+    if previous_db is not None and previous_format == BI_STORAGE_VERSION:
+        shutil.copyfile(previous_db, target)
     row_counts: dict[str, int] = {}
     config = {
         **settings.duckdb_config(spill_dir),
         "storage_compatibility_version": BI_STORAGE_VERSION,
     }
     with duckdb.connect(str(target), config=config) as out:
-        if previous is not None and previous_format not in (None, BI_STORAGE_VERSION):
-            _carry_over_run_log(out, previous)
+        if previous_db is not None and previous_format not in (None, BI_STORAGE_VERSION):
+            _carry_over_run_log(out, previous_db)
         out.execute("attach ? as warehouse (read_only)", [str(warehouse)])
         for mart in marts:
-            if not (mart in RECENT_ROWS_MARTS and _refresh_recent_rows(out, mart)):
-                out.execute(
-                    f"create or replace table {mart} as select * from warehouse.marts.{mart}"
+            if mart in RECENT_ROWS_MARTS:
+                changed_years = _refresh_recent_rows(out, mart)
+                if changed_years is None:
+                    _copy_whole(out, mart)
+                _write_partitions(
+                    out,
+                    mart,
+                    parquet_dir / mart,
+                    previous.parquet / mart if previous is not None else None,
+                    changed_years,
                 )
-            out.execute(
-                f"copy {mart} to ? (format parquet, compression zstd)",
-                [str(version_dir / f"{mart}.parquet")],
-            )
+            else:
+                _copy_whole(out, mart)
+                out.execute(
+                    f"copy {mart} to ? (format parquet, compression zstd)",
+                    [str(parquet_dir / f"{mart}.parquet")],
+                )
             (row_counts[mart],) = out.execute(f"select count(*) from {mart}").fetchall()[0]
         sources = (
             [
@@ -160,6 +225,49 @@ def _build_published_db(
     return row_counts
 
 
+def _copy_whole(out: duckdb.DuckDBPyConnection, mart: str) -> None:
+    out.execute(f"create or replace table {mart} as select * from warehouse.marts.{mart}")
+
+
+def _write_partitions(
+    out: duckdb.DuckDBPyConnection,
+    mart: str,
+    target: Path,
+    previous: Path | None,
+    changed_years: set[int] | None,
+) -> None:
+    """The mart's Parquet copy as one folder per year (``year=<YYYY>/``, Hive style): the
+    years in ``changed_years`` (every year when None, or when the previous version has no
+    such folder) are written, the others hard-linked from the previous version's copy."""
+    years = {year for (year,) in out.execute(f"select distinct year(date) from {mart}").fetchall()}
+    linked = set()
+    if changed_years is not None and previous is not None and previous.is_dir():
+        linked = {
+            year
+            for year in years - changed_years
+            if (previous / f"{PARTITION_COLUMN}={year}").is_dir()
+        }
+    written = sorted(years - linked)
+    target.mkdir(parents=True)
+    if written:
+        out.execute(
+            f"""
+            copy (
+                select *, year(date) as {PARTITION_COLUMN}
+                from {mart}
+                where list_contains(?, year(date))
+                order by ticker, date
+            ) to ? (format parquet, compression zstd, partition_by ({PARTITION_COLUMN}))
+            """,
+            [written, str(target)],
+        )
+    for year in sorted(linked):
+        partition = f"{PARTITION_COLUMN}={year}"
+        (target / partition).mkdir()
+        for file in (previous / partition).iterdir():
+            os.link(file, target / partition / file.name)
+
+
 def _carry_over_run_log(out: duckdb.DuckDBPyConnection, previous: Path) -> None:
     """Copy the publish history of a previous file that is rebuilt rather than copied forward
     (written in another storage format), so ``_published_runs`` keeps every run."""
@@ -188,41 +296,44 @@ def storage_version(database: Path) -> str | None:
     return str(tags.get("storage_version", "")).rstrip("+") or None
 
 
-def _refresh_recent_rows(out: duckdb.DuckDBPyConnection, mart: str) -> bool:
+def _refresh_recent_rows(out: duckdb.DuckDBPyConnection, mart: str) -> set[int] | None:
     """Replace the rows of the last ``RECENT_DAYS`` (before the latest published date), add the
     tickers the published table does not have, drop those the warehouse no longer has; then
-    check the table equals the warehouse's. False (table left as it was, to be replaced whole)
-    when there is no published table with the same columns, or when the check finds a
-    difference."""
+    check the table equals the warehouse's. Returns the years whose rows were replaced; None
+    (table left as it was, to be replaced whole) when there is no published table with the
+    same columns, or when the check finds a difference."""
     published_columns = _columns(out, "published", mart)
     if not published_columns or published_columns != _columns(out, "warehouse", mart):
-        return False
+        return None
     source = f"warehouse.marts.{mart}"
     (latest,) = out.execute(f"select max(date) from {mart}").fetchall()[0]
     if latest is None:
-        return False
+        return None
     cutoff = latest - timedelta(days=RECENT_DAYS)
     out.execute("begin")
     out.execute(
         f"create or replace temp table published_tickers as select distinct ticker from {mart}"
     )
-    out.execute(
-        f"delete from {mart} where date >= ? or ticker not in (select ticker from {source})",
-        [cutoff],
-    )
-    out.execute(
-        f"""
-        insert into {mart}
-        select * from {source}
-        where date >= ? or ticker not in (select ticker from published_tickers)
-        """,
-        [cutoff],
-    )
+    removed = f"date >= $cutoff or ticker not in (select ticker from {source})"
+    added = "date >= $cutoff or ticker not in (select ticker from published_tickers)"
+    changed_years = {
+        year
+        for (year,) in out.execute(
+            f"""
+            select distinct year(date) from {mart} where {removed}
+            union
+            select distinct year(date) from {source} where {added}
+            """,
+            {"cutoff": cutoff},
+        ).fetchall()
+    }
+    out.execute(f"delete from {mart} where {removed}", {"cutoff": cutoff})
+    out.execute(f"insert into {mart} select * from {source} where {added}", {"cutoff": cutoff})
     if _fingerprint(out, mart) == _fingerprint(out, source):
         out.execute("commit")
-        return True
+        return changed_years
     out.execute("rollback")
-    return False
+    return None
 
 
 def _columns(out: duckdb.DuckDBPyConnection, database: str, table: str) -> list[tuple[str, str]]:
@@ -250,7 +361,10 @@ def _fingerprint(out: duckdb.DuckDBPyConnection, relation: str) -> tuple[int, in
     return int(count), int(hashes or 0)
 
 
-def _remove_old_versions(versions_dir: Path, keep: int) -> None:
-    versions = sorted(versions_dir.iterdir(), key=lambda path: path.stat().st_mtime)
-    for old in versions[:-keep]:
-        shutil.rmtree(old, ignore_errors=True)
+def _remove_other_versions(versions_dir: Path, keep: set[Path]) -> None:
+    """Delete every version but ``keep`` (the one in use and the one before it), and what
+    killed publishes left behind (hidden ``.building`` folders)."""
+    kept = {path.resolve() for path in keep}
+    for folder in versions_dir.iterdir():
+        if folder.resolve() not in kept:
+            shutil.rmtree(folder, ignore_errors=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -63,7 +64,10 @@ def test_each_publish_appends_to_the_run_log_and_keeps_two_versions(tmp_path: Pa
         ]  # fmt: skip
         assert copy.execute("select count(*) from prices").fetchall() == [(3,)]
     assert sorted(p.name for p in (published / "versions").iterdir()) == ["run-2", "run-3"]
-    assert (published / "parquet").resolve().name == "run-3"
+    assert (published / "parquet").resolve() == published / "versions" / "run-3" / "parquet"
+    assert (
+        published / "marts.duckdb"
+    ).resolve() == published / "versions" / "run-3" / "marts.duckdb"
 
 
 def test_a_failed_publish_leaves_the_previous_copy_byte_for_byte(tmp_path: Path) -> None:
@@ -77,7 +81,7 @@ def test_a_failed_publish_leaves_the_previous_copy_byte_for_byte(tmp_path: Path)
         publish(broken, published, "broken")
     assert published_fingerprint(published) == before
     assert not list(published.glob(".*tmp"))
-    assert not (published / "versions" / "broken").exists()
+    assert sorted(path.name for path in (published / "versions").iterdir()) == ["good"]
 
 
 def test_publishing_needs_every_required_check_to_have_passed_in_the_run() -> None:
@@ -124,6 +128,15 @@ def published_prices(published: Path) -> list[tuple]:
         return copy.execute("select * from fct_daily_prices order by ticker, date").fetchall()
 
 
+def parquet_prices(published: Path) -> list[tuple]:
+    """The Parquet copy of the daily prices (a folder per year), as BI tools read it."""
+    files = published / "parquet" / "fct_daily_prices" / "**" / "*.parquet"
+    return duckdb.sql(
+        f"select * exclude (year) from read_parquet('{files}', hive_partitioning = true) "
+        "order by ticker, date"
+    ).fetchall()
+
+
 def warehouse_prices(warehouse: Path) -> list[tuple]:
     with duckdb.connect(str(warehouse), read_only=True) as source:
         return source.execute(
@@ -151,10 +164,7 @@ def test_the_published_daily_prices_always_equal_the_warehouse(
     report = publish(warehouse, published, "run-2", marts)
     assert published_prices(published) == warehouse_prices(warehouse)
     assert report.row_counts["fct_daily_prices"] == len(warehouse_prices(warehouse))
-    parquet = published / "parquet" / "fct_daily_prices.parquet"
-    assert duckdb.sql(f"select count(*) from '{parquet}'").fetchall()[0][0] == len(
-        warehouse_prices(warehouse)
-    )
+    assert parquet_prices(published) == warehouse_prices(warehouse)
 
 
 def test_recent_rows_are_replaced_in_place_when_that_gives_the_same_table(
@@ -179,3 +189,98 @@ def test_recent_rows_are_replaced_in_place_when_that_gives_the_same_table(
     # by the comparison and the table replaced whole.
     assert replaced_whole == [True, False, True]
     assert published_prices(published) == warehouse_prices(old_revision)
+
+
+def partition_files(published: Path, run_id: str) -> dict[str, Path]:
+    root = published / "versions" / run_id / "parquet" / "fct_daily_prices"
+    return {str(path.relative_to(root)): path for path in sorted(root.rglob("*.parquet"))}
+
+
+def test_a_new_day_rewrites_only_its_years_partition_and_links_the_others(tmp_path: Path) -> None:
+    marts = ("fct_daily_prices",)
+    published = tmp_path / "published"
+    # 2025-01-01 plus 800 days reaches 2027-03-11: three yearly partitions.
+    publish(make_price_warehouse(tmp_path / "w.duckdb", days=800), published, "run-1", marts)
+    warehouse = make_price_warehouse(tmp_path / "w.duckdb", days=801)
+    publish(warehouse, published, "run-2", marts)
+
+    before, after = partition_files(published, "run-1"), partition_files(published, "run-2")
+    assert sorted(after) == sorted(before)
+    assert {name.split("/")[0] for name in after} == {"year=2025", "year=2026", "year=2027"}
+    for name, path in after.items():
+        same_file = path.stat().st_ino == before[name].stat().st_ino
+        assert same_file == (not name.startswith("year=2027")), name
+    assert parquet_prices(published) == warehouse_prices(warehouse)
+
+
+def test_an_old_revision_rewrites_every_partition(tmp_path: Path) -> None:
+    marts = ("fct_daily_prices",)
+    published = tmp_path / "published"
+    publish(make_price_warehouse(tmp_path / "w.duckdb", days=800), published, "run-1", marts)
+    warehouse = make_price_warehouse(tmp_path / "w.duckdb", days=801, revise=("AAA", 3))
+    publish(warehouse, published, "run-2", marts)
+    before, after = partition_files(published, "run-1"), partition_files(published, "run-2")
+    assert all(path.stat().st_ino != before[name].stat().st_ino for name, path in after.items())
+    assert parquet_prices(published) == warehouse_prices(warehouse)
+
+
+def test_both_formats_show_one_version_and_its_run_log_names_it(tmp_path: Path) -> None:
+    published = tmp_path / "published"
+    for number in (1, 2):
+        publish(
+            make_warehouse(tmp_path / f"w{number}.duckdb", rows=number), published, f"r{number}"
+        )
+    version = (published / "current").resolve()
+    assert (published / "marts.duckdb").resolve().parent == version
+    assert (published / "parquet").resolve().parent == version
+    with duckdb.connect(str(published / "marts.duckdb"), read_only=True) as copy:
+        (last_run,) = copy.execute(
+            "select run_id from _published_runs order by published_at desc, rowid desc limit 1"
+        ).fetchall()[0]
+        (rows,) = copy.execute("select count(*) from prices").fetchall()[0]
+    assert last_run == version.name == "r2"
+    parquet = published / "parquet" / "prices.parquet"
+    assert duckdb.sql(f"select count(*) from '{parquet}'").fetchall() == [(rows,)]
+
+
+def test_what_a_killed_publish_left_is_removed_and_the_last_good_version_kept(
+    tmp_path: Path,
+) -> None:
+    published = tmp_path / "published"
+    publish(make_warehouse(tmp_path / "w1.duckdb", rows=1), published, "good")
+    # A publish killed while building, and one killed after its rename but before the switch.
+    (published / "versions" / ".killed.building" / "parquet").mkdir(parents=True)
+    (published / "versions" / ".killed.building" / "marts.duckdb").write_bytes(b"half")
+    (published / "versions" / "unswitched").mkdir()
+    assert (published / "current").resolve().name == "good"
+
+    publish(make_warehouse(tmp_path / "w2.duckdb", rows=2), published, "next")
+
+    assert sorted(path.name for path in (published / "versions").iterdir()) == ["good", "next"]
+    assert (published / "current").resolve().name == "next"
+
+
+def test_a_data_dir_published_with_flat_files_moves_to_versions_in_one_publish(
+    tmp_path: Path,
+) -> None:
+    published = tmp_path / "published"
+    publish(make_warehouse(tmp_path / "w1.duckdb", rows=1), published, "old")
+    # The layout before versions held both formats: a plain DuckDB file and a parquet link.
+    old_version = published / "versions" / "old"
+    for path in ("current", "marts.duckdb"):
+        (published / path).unlink()
+    shutil.move(old_version / "marts.duckdb", published / "marts.duckdb")
+    for file in (old_version / "parquet").iterdir():
+        shutil.move(file, old_version / file.name)
+    (old_version / "parquet").rmdir()
+    (published / "parquet").unlink()
+    (published / "parquet").symlink_to(Path("versions") / "old")
+
+    publish(make_warehouse(tmp_path / "w2.duckdb", rows=2), published, "new")
+
+    assert (published / "marts.duckdb").is_symlink()
+    with duckdb.connect(str(published / "marts.duckdb"), read_only=True) as copy:
+        runs = [row[0] for row in copy.execute("select run_id from _published_runs").fetchall()]
+        assert copy.execute("select count(*) from prices").fetchall() == [(2,)]
+    assert runs == ["old", "new"]
+    assert (published / "parquet" / "prices.parquet").is_file()
