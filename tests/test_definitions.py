@@ -228,6 +228,8 @@ def test_every_check_says_what_it_asserts() -> None:
     ]
     unique_prices = next(
         spec for key, spec in specs.items()
-        if key.name.startswith("unique_combination_of_columns_fct_daily_prices")
+        if key.name.startswith("unique_combination_of_columns_int_prices__daily_returns")
     )  # fmt: skip
-    assert unique_prices.description == "dbt test: one row per (ticker, date)"
+    assert unique_prices.description == (
+        "dbt test: one row per (ticker, price_date) among the rows of the latest build"
+    )

@@ -115,6 +115,7 @@ def describe_dbt_test(node: Mapping[str, Any]) -> str:
     column = arguments.get("column_name")
     columns = arguments.get("columns") or ([column] if column else [])
     on = ", ".join(str(c) for c in columns)
+    among = " among the rows of the latest build" if arguments.get("built_at") else ""
     phrases = {
         "unique": f"{on} is unique",
         "not_null": f"{on} is never null",
@@ -124,7 +125,7 @@ def describe_dbt_test(node: Mapping[str, Any]) -> str:
         "relationships": f"every {on} exists in {arguments.get('to')}.{arguments.get('field')}",
         "calendar_quarter_end": f"{on} is the last day of a calendar quarter",
     }
-    return f"dbt test: {phrases.get(name, name.replace('_', ' '))}"
+    return f"dbt test: {phrases.get(name, name.replace('_', ' '))}{among}"
 
 
 def dbt_vars() -> dict[str, str]:

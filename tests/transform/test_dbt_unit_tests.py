@@ -77,3 +77,39 @@ def test_not_null_columns_fails_on_a_null_in_any_listed_column(tmp_path: Path) -
     run_dbt(tmp_path, "test", *select)
     (result,) = run_results(tmp_path)
     assert result["status"] == "pass"
+
+
+def test_the_price_tests_check_the_latest_builds_rows_against_the_whole_table(
+    tmp_path: Path,
+) -> None:
+    """A duplicate key fails the uniqueness test when the latest build wrote one of its rows,
+    and is not looked for among rows only earlier builds wrote (checked by those builds)."""
+    empty_warehouse(tmp_path)
+    warehouse = str(data_paths(tmp_path).warehouse)
+    select = ["--select", "test_name:unique_combination_of_columns,int_prices__daily_returns"]
+    insert = (
+        "insert into intermediate.int_prices__daily_returns "
+        "(ticker, price_date, price_source, built_at) values (?, ?, 'csv', ?)"
+    )
+    earlier, latest = "2026-01-05 22:00:00+00", "2026-01-06 22:00:00+00"
+    with duckdb.connect(warehouse) as connection:
+        # An earlier build's duplicate, and the latest build's own rows, all distinct keys.
+        for row in [
+            ("OLD", "2025-01-02", earlier),
+            ("OLD", "2025-01-02", earlier),
+            ("NEW", "2025-01-02", latest),
+            ("NEW", "2025-01-03", latest),
+        ]:
+            connection.execute(insert, row)
+    run_dbt(tmp_path, "test", *select)
+    (result,) = run_results(tmp_path)
+    assert result["status"] == "pass"
+
+    with duckdb.connect(warehouse) as connection:
+        # The latest build writes a key an earlier build already holds.
+        connection.execute(insert, ("NEW", "2025-01-01", earlier))
+        connection.execute(insert, ("NEW", "2025-01-01", latest))
+    failing = run_dbt(tmp_path, "test", *select, check=False)
+    assert failing.returncode != 0
+    (result,) = run_results(tmp_path)
+    assert (result["status"], result["failures"]) == ("fail", 1)

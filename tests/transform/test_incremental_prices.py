@@ -83,15 +83,25 @@ def real_prices(ticker: str, start: date, end: date, scale: float = 1.0) -> pd.D
 
 
 def differences(incremental: Path, rebuilt: Path, relation: str) -> tuple[int, int, int]:
-    """(rows only in the incremental build, rows only in the full rebuild, rows compared)."""
+    """(rows only in the incremental build, rows only in the full rebuild, rows compared).
+    ``built_at`` (when the build that wrote a row started) differs by construction."""
     with duckdb.connect() as connection:
         connection.execute(f"attach '{incremental}' as incremental (read_only)")
         connection.execute(f"attach '{rebuilt}' as rebuilt (read_only)")
+        schema, table = relation.split(".")
+        has_built_at = connection.execute(
+            "select count(*) from duckdb_columns() where database_name = 'rebuilt' "
+            "and schema_name = ? and table_name = ? and column_name = 'built_at'",
+            [schema, table],
+        ).fetchall()[0][0]
+        columns = "* exclude (built_at)" if has_built_at else "*"
+        incremental_rows = f"select {columns} from incremental.{relation}"
+        rebuilt_rows = f"select {columns} from rebuilt.{relation}"
         only_incremental = connection.execute(
-            f"select count(*) from (from incremental.{relation} except all from rebuilt.{relation})"
+            f"select count(*) from ({incremental_rows} except all {rebuilt_rows})"
         ).fetchall()[0][0]
         only_rebuilt = connection.execute(
-            f"select count(*) from (from rebuilt.{relation} except all from incremental.{relation})"
+            f"select count(*) from ({rebuilt_rows} except all {incremental_rows})"
         ).fetchall()[0][0]
         rows = connection.execute(f"select count(*) from rebuilt.{relation}").fetchall()[0][0]
     return only_incremental, only_rebuilt, rows

@@ -158,7 +158,9 @@ with_previous_day as (
 final as (
     select
         *,
-        adj_close / previous_adj_close - 1 as daily_return
+        adj_close / previous_adj_close - 1 as daily_return,
+        -- When the build that wrote the row started: tests check the latest build's rows.
+        cast('{{ run_started_at }}' as timestamptz) as built_at
     from with_previous_day
 )
 
