@@ -93,6 +93,11 @@ def published_marts(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
         check_summary=evaluations,
         marts=PUBLISHED_MARTS,
     )
+    if report.damaged_previous is not None:
+        context.log.warning(
+            f"the published copy {report.damaged_previous} could not be opened; it was rebuilt "
+            "whole (its _published_runs history is lost)."
+        )
     # Recorded last, so a failed publish never lets the next run skip its rebuild.
     write_text_replacing(published_fingerprint_path(), fingerprint + "\n")
     return dg.MaterializeResult(

@@ -61,6 +61,8 @@ class PublishReport:
     parquet_dir: Path
     row_counts: dict[str, int]
     version_dir: Path
+    # The version in use before, when it could not be opened and was rebuilt whole.
+    damaged_previous: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -86,6 +88,9 @@ def publish_marts(
     ``marts`` schema into a new published version, and switch to it."""
     published.versions.mkdir(parents=True, exist_ok=True)
     previous = version_in_use(published)
+    damaged = None
+    if previous is not None and storage_version(previous.duckdb) is None:
+        damaged = previous.duckdb
     building = published.building(run_id)
     final = published.version(run_id)
     if final.exists():
@@ -119,7 +124,7 @@ def publish_marts(
         raise
     keep = {final, *([previous.folder] if previous and previous.folder else [])}
     _remove_other_versions(published.versions, keep)
-    return PublishReport(published.duckdb, published.parquet, row_counts, final)
+    return PublishReport(published.duckdb, published.parquet, row_counts, final, damaged)
 
 
 def version_in_use(published: PublishedPaths) -> PublishedVersion | None:
@@ -131,6 +136,23 @@ def version_in_use(published: PublishedPaths) -> PublishedVersion | None:
         parquet = published.parquet.resolve() if published.parquet.exists() else published.parquet
         return PublishedVersion(None, published.duckdb, parquet)
     return None
+
+
+def published_copy_is_readable(published: PublishedPaths) -> bool:
+    """True when the version in use opens as a DuckDB file in the BI format with its run log,
+    and its Parquet folder is there. A damaged copy (a truncated file, a deleted folder) is
+    rebuilt whole by the next run, even one without new data."""
+    previous = version_in_use(published)
+    if previous is None or not previous.parquet.is_dir():
+        return False
+    if storage_version(previous.duckdb) != BI_STORAGE_VERSION:
+        return False
+    try:
+        with duckdb.connect(str(previous.duckdb), read_only=True) as copy:
+            copy.execute(f"select count(*) from {RUNS_TABLE}").fetchall()
+    except duckdb.Error:
+        return False
+    return True
 
 
 def _link_fixed_paths(published: PublishedPaths) -> None:
@@ -166,6 +188,10 @@ def _build_version(
     parquet_dir = folder / PARQUET_DIR
     previous_db = previous.duckdb if previous is not None else None
     previous_format = storage_version(previous_db) if previous_db is not None else None
+    if previous_format is None:
+        # No previous copy, or one that does not open (damaged): everything is written anew,
+        # nothing copied or linked from it.
+        previous = previous_db = None
     if previous_db is not None and previous_format == BI_STORAGE_VERSION:
         shutil.copyfile(previous_db, target)
     row_counts: dict[str, int] = {}

@@ -10,6 +10,7 @@ import os
 import shutil
 import sys
 from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -218,14 +219,43 @@ def published_fingerprint_path() -> Path:
 def nothing_changed_since_last_publish() -> bool:
     """True when the last publish was built from exactly the current inputs (and its files are
     still there): rebuilding, re-checking and re-publishing would produce the same marts."""
+    from orchestration.quality.publish import published_copy_is_readable
+
     recorded = published_fingerprint_path()
     paths = data_paths()
     return (
         recorded.exists()
-        and paths.published.duckdb.exists()
         and paths.warehouse.exists()
         and recorded.read_text().strip() == current_inputs_fingerprint()
+        and published_copy_is_readable(paths.published)
     )
+
+
+def set_aside_unreadable_warehouse(warehouse: Path) -> Path | None:
+    """Move a warehouse file DuckDB cannot open (truncated, overwritten) to ``damaged/`` beside
+    it, with its build record, so the build starts from scratch; returns where it went. The
+    warehouse holds nothing that is not rebuilt from landing and the seeds."""
+    import duckdb
+
+    if not warehouse.exists():
+        return None
+    try:
+        with duckdb.connect(str(warehouse), read_only=True) as connection:
+            connection.execute("select count(*) from duckdb_tables()").fetchall()
+        return None
+    except duckdb.Error:
+        damaged = warehouse.parent / "damaged"
+        damaged.mkdir(exist_ok=True)
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+        moved = damaged / f"{warehouse.name}.{stamp}"
+        os.replace(warehouse, moved)
+        for companion in (
+            warehouse.with_name(warehouse.name + ".wal"),
+            project_fingerprint_path(warehouse),
+        ):
+            if companion.exists():
+                os.replace(companion, damaged / f"{companion.name}.{stamp}")
+        return moved
 
 
 def build_dbt_assets() -> dg.AssetsDefinition:
@@ -251,6 +281,12 @@ def build_dbt_assets() -> dg.AssetsDefinition:
             return
         vars_ = dbt_vars()
         warehouse = data_paths().warehouse
+        damaged = set_aside_unreadable_warehouse(warehouse)
+        if damaged is not None:
+            context.log.warning(
+                f"the warehouse {warehouse} could not be opened; it was moved to {damaged} and "
+                "is rebuilt from the landed prices and the seeds (dbt build --full-refresh)."
+            )
         # Taken before the build: a file edited while dbt runs forces the next build to be full.
         fingerprint = project_fingerprint(DBT_PROJECT_DIR, vars_)
         full_refresh = needs_full_refresh(warehouse, fingerprint)

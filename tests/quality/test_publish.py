@@ -11,7 +11,7 @@ import pytest
 
 from orchestration.paths import PublishedPaths
 from orchestration.quality.assets import gate_failures, required_checks
-from orchestration.quality.publish import publish_marts
+from orchestration.quality.publish import publish_marts, published_copy_is_readable
 from tests.pipeline import published_fingerprint
 
 MARTS = ("prices", "performance")
@@ -284,3 +284,27 @@ def test_a_data_dir_published_with_flat_files_moves_to_versions_in_one_publish(
         assert copy.execute("select count(*) from prices").fetchall() == [(2,)]
     assert runs == ["old", "new"]
     assert (published / "parquet" / "prices.parquet").is_file()
+
+
+def test_a_damaged_published_file_is_rebuilt_whole_and_reported(tmp_path: Path) -> None:
+    published = tmp_path / "published"
+    publish(make_warehouse(tmp_path / "w1.duckdb", rows=3), published, "good")
+    assert published_copy_is_readable(PublishedPaths(published))
+    in_use = (published / "marts.duckdb").resolve()
+    in_use.write_bytes(in_use.read_bytes()[:4096])  # truncated
+    assert not published_copy_is_readable(PublishedPaths(published))
+
+    report = publish(make_warehouse(tmp_path / "w2.duckdb", rows=4), published, "healed")
+
+    assert report.damaged_previous == in_use
+    assert published_copy_is_readable(PublishedPaths(published))
+    with duckdb.connect(str(published / "marts.duckdb"), read_only=True) as copy:
+        assert copy.execute("select count(*) from prices").fetchall() == [(4,)]
+        assert copy.execute("select run_id from _published_runs").fetchall() == [("healed",)]
+
+
+def test_a_missing_parquet_folder_makes_the_copy_unreadable(tmp_path: Path) -> None:
+    published = tmp_path / "published"
+    publish(make_warehouse(tmp_path / "w1.duckdb", rows=3), published, "good")
+    shutil.rmtree((published / "parquet").resolve())
+    assert not published_copy_is_readable(PublishedPaths(published))

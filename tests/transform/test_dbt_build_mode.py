@@ -7,6 +7,8 @@ import os
 from pathlib import Path
 from types import SimpleNamespace
 
+import duckdb
+
 from orchestration.transform.dbt import (
     KEPT_INVOCATION_FOLDERS,
     PARTIAL_PARSE_FILE,
@@ -16,6 +18,7 @@ from orchestration.transform.dbt import (
     project_fingerprint,
     project_fingerprint_path,
     record_successful_build,
+    set_aside_unreadable_warehouse,
 )
 
 
@@ -113,3 +116,21 @@ def test_a_failed_invocation_without_a_parse_leaves_the_projects_parse(tmp_path:
     keep_partial_parse(target / "hashpivot_dbt_assets-run0001-abcdefg", project)
 
     assert (target / PARTIAL_PARSE_FILE).read_bytes() == b"previous parse"
+
+
+def test_an_unreadable_warehouse_is_set_aside_with_its_build_record(tmp_path: Path) -> None:
+    warehouse = tmp_path / "warehouse" / "hashpivot.duckdb"
+    warehouse.parent.mkdir()
+    with duckdb.connect(str(warehouse)) as connection:
+        connection.execute("create table t as select range as x from range(100000)")
+    assert set_aside_unreadable_warehouse(warehouse) is None  # a sound one stays
+    record_successful_build(warehouse, "abc")
+    warehouse.write_bytes(warehouse.read_bytes()[:5000])  # truncated
+
+    moved = set_aside_unreadable_warehouse(warehouse)
+
+    assert moved is not None
+    assert moved.parent == warehouse.parent / "damaged"
+    assert not warehouse.exists()
+    assert needs_full_refresh(warehouse, "abc")
+    assert len(list(moved.parent.iterdir())) == 2  # the file and its build record
