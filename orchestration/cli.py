@@ -15,6 +15,7 @@ import contextlib
 import errno
 import json
 import os
+import re
 import sys
 import traceback
 import uuid
@@ -247,7 +248,11 @@ def failure_lines(result, log_path: Path | None) -> list[str]:
     else:
         failures = _step_failures(result)
         step, message = failures[0] if failures else ("run", "see the log")
-        line = f"FAILED at step {step}: {message}"
+        unwritable = cannot_write_in_step(message)
+        if unwritable:
+            line = f"{unwritable} (step {step} failed)"
+        else:
+            line = f"FAILED at step {step}: {message}"
     lines = [line]
     if log_path is not None:
         lines.append(f"  full log: {log_path}")
@@ -424,6 +429,27 @@ def cannot_write_message(error: BaseException) -> str | None:
             where = current.filename or data_paths().root
             return f"cannot write {where}: {os.strerror(current.errno)}"
         current = current.__cause__ or current.__context__
+    return None
+
+
+# How an OSError's message reads once Dagster has serialized it: "OSError: [Errno 28] ...: 'path'".
+_SERIALIZED_OS_ERROR = re.compile(r"\[Errno (\d+)\] ([^:]+)(?:: '(.*?)')?")
+
+
+# In a step, a denied permission may be a read (a CSV file): only these surely mean a write.
+UNWRITABLE_IN_STEP_ERRNOS = {errno.EROFS, errno.ENOSPC, errno.EDQUOT}
+
+
+def cannot_write_in_step(message: str) -> str | None:
+    """'cannot write <path>: <reason>' when a step's error is a read-only file system or a full
+    disk (an OSError, or DuckDB's IO error naming the same reason)."""
+    found = _SERIALIZED_OS_ERROR.search(message)
+    if found and int(found.group(1)) in UNWRITABLE_IN_STEP_ERRNOS:
+        where = found.group(3) or data_paths().root
+        return f"cannot write {where}: {os.strerror(int(found.group(1)))}"
+    for code in sorted(UNWRITABLE_IN_STEP_ERRNOS):
+        if os.strerror(code) in message:
+            return f"cannot write: {os.strerror(code)} ({message.splitlines()[0]})"
     return None
 
 

@@ -184,14 +184,13 @@ def hold_run_lock(context) -> HeldLock:
     CLI's summary). A ``dg.Failure`` naming the holder when it stays busy."""
     import dagster as dg
 
+    run_id = context.run.run_id  # asset and check contexts both have the run
     paths = data_paths()
     held = _HELD.get(paths.run_lock)
-    if held is not None and held.run_id == context.run_id:
+    if held is not None and held.run_id == run_id:
         return held
     try:
-        held = acquire(
-            paths, context.run_id, settings.LOCK_WAIT_SECONDS.value(), context.log.warning
-        )
+        held = acquire(paths, run_id, settings.LOCK_WAIT_SECONDS.value(), context.log.warning)
     except DataDirBusyError as error:
         raise dg.Failure(description=str(error)) from error
     if held.previous:
@@ -199,7 +198,7 @@ def hold_run_lock(context) -> HeldLock:
     held.cleaned = remove_leftovers(paths)
     for path in held.cleaned:
         context.log.warning(f"removed {path}, left by a run that died")
-    write_text_replacing(paths.run_lock_report(context.run_id), json.dumps(lock_report(held)))
+    write_text_replacing(paths.run_lock_report(run_id), json.dumps(lock_report(held)))
     return held
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestration.cli import cannot_write_message, error_message
+from orchestration.cli import cannot_write_in_step, cannot_write_message, error_message
 from tests.faults.runs import after_steps, run_cli
 
 
@@ -103,3 +103,20 @@ def test_a_crashing_step_names_its_exception_in_the_first_line(tmp_path: Path) -
     ), output
     assert "Traceback" not in result.stdout
     assert "  FAILED step landed_prices: RuntimeError: the price feed" in result.stdout
+
+
+def test_a_step_that_hit_a_full_disk_says_cannot_write() -> None:
+    """A step's serialized OSError (or DuckDB's IO error) of a full disk or a read-only file
+    system becomes the 'cannot write' line; other errors do not."""
+    assert (
+        cannot_write_in_step(
+            "OSError: [Errno 28] No space left on device: '/data/landing/prices/x.parquet'"
+        )
+        == "cannot write /data/landing/prices/x.parquet: No space left on device"
+    )
+    assert cannot_write_in_step(
+        'IOException: IO Error: Could not write file "/data/warehouse/hashpivot.duckdb": '
+        "Read-only file system"
+    ).startswith("cannot write: Read-only file system (IOException: IO Error")
+    assert cannot_write_in_step("OSError: [Errno 2] No such file or directory: '/x'") is None
+    assert cannot_write_in_step("RuntimeError: the price feed caught fire") is None

@@ -86,7 +86,8 @@ def test_leftovers_are_removed_and_named(tmp_path: Path) -> None:
     kept = paths.landing_prices / "2026__demo__run.parquet"
     kept.write_text("a landed file")
     removed = remove_leftovers(paths)
-    assert sorted(removed) == sorted(str(p.relative_to(paths.root)) for p in leftovers)
+    reported = [*leftovers[:2], paths.landing_scratch, paths.audit_scratch.parent]
+    assert sorted(removed) == sorted(str(p.relative_to(paths.root)) for p in reported)
     assert not any(p.exists() for p in leftovers)
     assert kept.exists()
 
@@ -136,15 +137,15 @@ def test_a_killed_holder_is_taken_over_and_its_leftovers_removed(tmp_path: Path)
     assert summary[0].startswith("hashpivot run ")
     assert summary[0].endswith("SUCCEEDED")
     assert f"lock: took over from run doomed-run (pid {holder.pid}" in summary[1]
-    assert summary[2].startswith(f"cleaned: {len(leftovers)} leftovers of dead runs removed: ")
+    assert summary[2].startswith("cleaned: 4 leftovers of dead runs removed: landing/")
     assert not any(path.exists() for path in leftovers)
     assert paths.run_lock.read_text() == ""  # released at the end of the run
     assert time.monotonic() - started < 600
 
 
 def _make_leftovers(paths) -> list[Path]:
-    """What dead runs leave: hidden temporary files, a half-built published file, scratch
-    databases of the landing step and the audit."""
+    """What dead runs leave: a hidden temporary landing file, a half-built published file, and
+    scratch databases of the landing step and the audit (whose folders are removed)."""
     paths.landing_prices.mkdir(parents=True, exist_ok=True)
     paths.published.root.mkdir(parents=True, exist_ok=True)
     paths.landing_scratch.mkdir(parents=True, exist_ok=True)
@@ -157,4 +158,38 @@ def _make_leftovers(paths) -> list[Path]:
     ]
     for path in files:
         path.write_text("left by a dead run")
-    return [files[0], files[1], paths.landing_scratch, paths.audit_scratch.parent]
+    return files
+
+
+def test_every_asset_and_check_takes_the_lock_first() -> None:
+    """A UI run may materialize any subset, so every step must take the lock before it
+    writes: its compute function calls hold_run_lock(context) before anything else."""
+    import ast
+    import inspect
+    import textwrap
+
+    from orchestration.definitions import defs
+
+    repository = defs.get_repository_def()
+    definitions = {
+        id(d): d
+        for d in [
+            *repository.assets_defs_by_key.values(),
+            *repository.asset_checks_defs_by_key.values(),
+        ]
+    }
+    names = []
+    for definition in definitions.values():
+        function = definition.op.compute_fn.decorated_fn
+        body = ast.parse(textwrap.dedent(inspect.getsource(function))).body[0].body
+        statements = [s for s in body if not _is_docstring_or_import(s)]
+        assert ast.unparse(statements[0]) == "hold_run_lock(context)", definition.op.name
+        names.append(definition.op.name)
+    assert {"landed_prices", "price_audit", "warehouse_suites", "dashboard"} <= set(names)
+
+
+def _is_docstring_or_import(statement) -> bool:
+    import ast
+
+    is_docstring = isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Constant)
+    return is_docstring or isinstance(statement, ast.Import | ast.ImportFrom)
