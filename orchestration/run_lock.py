@@ -128,8 +128,8 @@ def acquire(
             if waited >= wait_seconds:
                 raise DataDirBusyError(
                     f"data dir {paths.root} is in use by {describe(holder)}; gave up after "
-                    f"waiting {wait_seconds:g} s ({settings.LOCK_WAIT_SECONDS.env_var}). "
-                    "Let that run finish, or stop it, and run again."
+                    f"waiting {waited:.1f} s ({settings.LOCK_WAIT_SECONDS.env_var}="
+                    f"{wait_seconds:g}). Let that run finish, or stop it, and run again."
                 )
             if not told:
                 on_wait(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import time
@@ -110,7 +111,9 @@ def test_a_run_fails_naming_the_holder_when_the_lock_stays_busy(tmp_path: Path) 
     assert first.startswith("FAILED at step landed_prices: data dir "), result.stdout
     assert "run holder-run-1234" in first
     assert f"pid {os.getpid()}" in first
-    assert "HASHPIVOT_LOCK_WAIT_SECONDS" in first
+    waited = re.search(r"gave up after waiting ([\d.]+) s \(HASHPIVOT_LOCK_WAIT_SECONDS=3\)", first)
+    assert waited is not None, first
+    assert 3 <= float(waited.group(1)) < 30
     assert elapsed >= 3
     assert not list(paths.landing_prices.glob("*.parquet"))  # nothing was written
     assert not paths.warehouse.exists()
