@@ -23,6 +23,7 @@ databases) are removed: only then is nothing else writing them.
 
 from __future__ import annotations
 
+import atexit
 import errno
 import fcntl
 import json
@@ -73,6 +74,14 @@ class HeldLock:
 
 # Locks this process holds, by lock file: one run at a time per process and data dir.
 _HELD: dict[Path, HeldLock] = {}
+
+
+@atexit.register
+def _release_at_exit() -> None:
+    """A run launched by the UI or the schedule ends with its process (`dagster api
+    execute_run`): a normal exit releases cleanly, so only a killed run is reported as dead."""
+    for held in list(_HELD.values()):
+        held.release()
 
 
 def describe(record: dict[str, object] | None) -> str:

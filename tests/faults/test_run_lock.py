@@ -81,6 +81,21 @@ def holder_process(data_dir: Path, run_id: str) -> Iterator[subprocess.Popen[str
         holder.stdout.close()
 
 
+def test_a_holder_that_exits_normally_releases_cleanly(tmp_path: Path) -> None:
+    """A run process of the UI or the schedule exits after its run without calling release:
+    the exit empties the holder record, so the next run reports no dead holder."""
+    paths = data_paths(tmp_path / "data")
+    code = (
+        "from orchestration.paths import data_paths\n"
+        "from orchestration.run_lock import acquire\n"
+        f"acquire(data_paths({str(paths.root)!r}), 'ui-run', 0)\n"
+    )
+    subprocess.run(python_command(code), cwd=PROJECT_ROOT, env=clean_environ(), check=True)
+    assert paths.run_lock.read_text() == ""
+    assert acquire(paths, "next-run", 0).previous is None
+    release_run_lock("next-run", paths)
+
+
 def test_leftovers_are_removed_and_named(tmp_path: Path) -> None:
     paths = data_paths(tmp_path / "data")
     leftovers = _make_leftovers(paths)
