@@ -49,6 +49,10 @@ dashboard-dev: venv  ## Serve the dashboard on 127.0.0.1:$(DASHBOARD_PORT), rebu
 
 ui: venv  ## The Dagster UI on http://127.0.0.1:3000, with the CLI's run history
 	@mkdir -p "$(DAGSTER_HOME)"
+	@# hashpivot's dagster.yaml (as `hashpivot run` writes it): the UI and the schedule queue their
+	@# runs one at a time (concurrency.runs.max_concurrent_runs: 1; Dagster's default is 10).
+	@$(BIN)/python -c 'import os; from orchestration.cli import prepare_dagster_home; \
+		from orchestration.paths import data_paths; prepare_dagster_home(data_paths(), os.environ)'
 	$(BIN)/dagster dev -w workspace.yaml
 
 bench: venv  ## The benchmarks (bench/run_benchmarks.py; see docs/benchmarks.md). BENCH_ARGS=--quick for a short run

@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
 import json
 import os
+import re
 import sys
 import traceback
 import uuid
@@ -26,6 +28,7 @@ from orchestration import settings
 from orchestration.atomic import write_text_replacing
 from orchestration.console import StepProgress, output_to_log
 from orchestration.paths import DATA_DIR_ENV, DataPaths, data_paths
+from orchestration.run_lock import lock_report_lines, peek_holder, release_run_lock
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -103,12 +106,20 @@ def run_pipeline(verbose: bool = False) -> int:
     with output as terminal:
         where = "" if verbose else f" (full log: {log_path})"
         terminal.write(f"hashpivot run {run_id}{where}\n")
+        holder = peek_holder(paths)
+        if holder is not None:
+            wait = settings.LOCK_WAIT_SECONDS.value()
+            terminal.write(f"waiting up to {wait} s for the data dir, in use by {holder}\n")
         terminal.flush()
         try:
             result = _execute(run_id, terminal)
         except Exception as error:  # the code location or the run could not even start
             traceback.print_exc()  # into the log (or the terminal with --verbose)
-            terminal.write(f"FAILED before any step ran: {type(error).__name__}: {error}\n")
+            unwritable = cannot_write_message(error)
+            if unwritable:
+                terminal.write(unwritable + "\n")
+            else:
+                terminal.write(f"FAILED before any step ran: {type(error).__name__}: {error}\n")
             if not verbose:
                 terminal.write(f"  full log: {log_path}\n")
             return 1
@@ -125,8 +136,11 @@ def _execute(run_id: str, terminal):
     import dagster as dg
 
     instance = dg.DagsterInstance.get()
-    with StepProgress(instance, run_id, terminal).following():
-        result = execute_as_launched(instance, run_id, run_tags())
+    try:
+        with StepProgress(instance, run_id, terminal).following():
+            result = execute_as_launched(instance, run_id, run_tags())
+    finally:  # its first step took the data dir's lock (orchestration/run_lock.py)
+        release_run_lock(run_id)
     extraction = extraction_report(result)
     if extraction:  # known only once the source has been chosen (auto may fall back to demo)
         is_demo = extraction["price_source"].startswith("demo")
@@ -196,6 +210,7 @@ def format_summary(
     if not result.success:
         lines += failure_lines(result, log_path)
     lines.append(f"hashpivot run {result.run_id}: {'SUCCEEDED' if result.success else 'FAILED'}")
+    lines += lock_report_lines(paths, result.run_id)
     extraction = extraction_report(result)
     if extraction:
         lines += _extraction_lines(extraction, verbose=verbose)
@@ -233,7 +248,11 @@ def failure_lines(result, log_path: Path | None) -> list[str]:
     else:
         failures = _step_failures(result)
         step, message = failures[0] if failures else ("run", "see the log")
-        line = f"FAILED at step {step}: {message}"
+        unwritable = cannot_write_in_step(message)
+        if unwritable:
+            line = f"{unwritable} (step {step} failed)"
+        else:
+            line = f"FAILED at step {step}: {message}"
     lines = [line]
     if log_path is not None:
         lines.append(f"  full log: {log_path}")
@@ -378,8 +397,79 @@ def _step_failures(result) -> list[tuple[str, str]]:
         if event.is_step_failure:
             data = event.step_failure_data
             message = data.user_failure_data.description if data.user_failure_data else None
-            failures.append((event.step_key, message or data.error.message.strip()))
+            failures.append((event.step_key, message or error_message(data.error)))
     return failures
+
+
+def error_message(error) -> str:
+    """What a crashed step's exception said. Dagster wraps an unexpected exception in a step in
+    ``DagsterExecutionStepExecutionError`` ("Error occurred while executing op ..."), whose
+    ``SerializableErrorInfo`` has the user's exception as its ``cause``: the innermost cause's
+    message ("RuntimeError: ...") is the one to show."""
+    if error is None:
+        return "see the log"
+    innermost = error
+    while innermost.cause is not None:
+        innermost = innermost.cause
+    return innermost.message.strip() or error.message.strip()
+
+
+# Errors that mean the data dir (or the disk under it) cannot take a write: say so, in one line.
+UNWRITABLE_ERRNOS = {errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOSPC, errno.EDQUOT}
+
+
+def cannot_write_message(error: BaseException) -> str | None:
+    """'cannot write <path>: <reason>' when ``error`` (or what caused it) is an OSError of a
+    read-only file system, a denied permission or a full disk; None otherwise."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, OSError) and current.errno in UNWRITABLE_ERRNOS:
+            where = current.filename or data_paths().root
+            return f"cannot write {where}: {os.strerror(current.errno)}"
+        current = current.__cause__ or current.__context__
+    return None
+
+
+# How an OSError's message reads once Dagster has serialized it: "OSError: [Errno 28] ...: 'path'".
+_SERIALIZED_OS_ERROR = re.compile(r"\[Errno (\d+)\] ([^:]+)(?:: '(.*?)')?")
+
+
+# In a step, a denied permission may be a read (a CSV file): only these surely mean a write.
+UNWRITABLE_IN_STEP_ERRNOS = {errno.EROFS, errno.ENOSPC, errno.EDQUOT}
+
+
+def cannot_write_in_step(message: str) -> str | None:
+    """'cannot write <path>: <reason>' when a step's error is a read-only file system or a full
+    disk (an OSError, or DuckDB's IO error naming the same reason)."""
+    found = _SERIALIZED_OS_ERROR.search(message)
+    if found and int(found.group(1)) in UNWRITABLE_IN_STEP_ERRNOS:
+        where = found.group(3) or data_paths().root
+        return f"cannot write {where}: {os.strerror(int(found.group(1)))}"
+    for code in sorted(UNWRITABLE_IN_STEP_ERRNOS):
+        if os.strerror(code) in message:
+            return f"cannot write: {os.strerror(code)} ({message.splitlines()[0]})"
+    return None
+
+
+def probe_writable(paths: DataPaths) -> None:
+    """Create the data dir and write, sync and delete a small file in it and in each folder
+    already under it: an OSError (read-only, permission, full disk) before anything else runs."""
+    paths.root.mkdir(parents=True, exist_ok=True)
+    folders = [paths.root, *sorted(p for p in paths.root.iterdir() if p.is_dir())]
+    for folder in folders:
+        probe = folder / f".write-probe.{os.getpid()}.tmp"
+        try:
+            with probe.open("wb") as file:
+                file.write(b"\0" * 65536)
+                file.flush()
+                os.fsync(file.fileno())
+        except OSError as error:  # named after the folder, not the probe's file
+            raise OSError(error.errno, error.strerror, str(folder)) from error
+        finally:
+            with contextlib.suppress(OSError):
+                probe.unlink()
 
 
 def check_seeds() -> int:
@@ -403,8 +493,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"hashpivot: {error}", file=sys.stderr)
         return 2
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
-    prepare_dagster_home(data_paths(), os.environ)  # type: ignore[arg-type]
-    return run_pipeline(verbose=arguments.verbose)
+    try:
+        probe_writable(data_paths())
+        prepare_dagster_home(data_paths(), os.environ)  # type: ignore[arg-type]
+        return run_pipeline(verbose=arguments.verbose)
+    except OSError as error:
+        message = cannot_write_message(error)
+        if message is None:
+            raise
+        if arguments.verbose:
+            traceback.print_exc()
+        print(message, flush=True)  # the first line: nothing was run
+        return 1
 
 
 if __name__ == "__main__":

@@ -94,6 +94,11 @@ class DataPaths:
     root: Path
 
     @property
+    def run_lock(self) -> Path:
+        """Held (flock) by the one run writing this data dir; holds its holder record (JSON)."""
+        return self.root / "run.lock"
+
+    @property
     def landing_prices(self) -> Path:
         return self.root / "landing" / "prices"
 
@@ -142,6 +147,10 @@ class DataPaths:
     def run_report(self, run_id: str) -> Path:
         """What a run's extraction did, whole (every ticker), for `hashpivot run`'s summary."""
         return self.logs / f"{run_id}.extraction.json"
+
+    def run_lock_report(self, run_id: str) -> Path:
+        """What a run found when it took the lock: a dead holder, leftovers it removed."""
+        return self.logs / f"{run_id}.lock.json"
 
     @property
     def dagster_home(self) -> Path:

@@ -175,6 +175,15 @@ DUCKDB_MEMORY_LIMIT = Setting(
     "memory cap of every DuckDB connection of a run (spills to disk beyond it)",
     on_cli=False,
 )
+# One run writes a data dir at a time (orchestration/run_lock.py); the next waits this long.
+LOCK_WAIT_SECONDS = Setting(
+    "lock_wait_seconds",
+    "HASHPIVOT_LOCK_WAIT_SECONDS",
+    30,
+    _count,
+    "seconds a run waits for another run of the same data dir to finish before it fails",
+    on_cli=False,
+)
 # The settings of the price extraction: also fields of the `landed_prices` launchpad config.
 EXTRACTION_SETTINGS: tuple[Setting, ...] = (
     PRICE_SOURCE,
@@ -191,6 +200,7 @@ SETTINGS: tuple[Setting, ...] = (
     DATA_DIR,
     MAX_QUARANTINE_SHARE,
     DUCKDB_MEMORY_LIMIT,
+    LOCK_WAIT_SECONDS,
 )
 
 

@@ -11,6 +11,7 @@ from orchestration import settings
 from orchestration.atomic import write_text_replacing
 from orchestration.extract.universe import OTHER_SEGMENT
 from orchestration.paths import COMPANIES_SEED, data_paths
+from orchestration.run_lock import hold_run_lock
 
 if TYPE_CHECKING:
     from orchestration.extract.options import ExtractionOptions
@@ -94,6 +95,7 @@ def landed_prices(
 ) -> dg.MaterializeResult:
     from orchestration.extract.prices import ExtractionError, extract_prices
 
+    hold_run_lock(context)
     paths = data_paths()
     try:
         options = extraction_options(config)

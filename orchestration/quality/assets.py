@@ -10,6 +10,7 @@ from orchestration.paths import data_paths
 from orchestration.quality.audit import CRITICAL_CHECK, LANDED_PRICES, LEDGER_ACCEPTED
 from orchestration.quality.checks import GUARDED_TABLES, asset_key
 from orchestration.quality.publish import publish_marts
+from orchestration.run_lock import hold_run_lock
 from orchestration.transform import contract
 from orchestration.transform.dbt import (
     current_inputs_fingerprint,
@@ -76,6 +77,7 @@ def required_checks() -> list[str]:
     ),
 )
 def published_marts(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+    hold_run_lock(context)
     evaluations = blocking_check_evaluations(context.instance, context.run_id)
     failures = gate_failures(evaluations, required_checks())
     if failures:

@@ -18,6 +18,7 @@ from orchestration import settings
 from orchestration.extract.universe import load_companies
 from orchestration.paths import COMPANIES_SEED, data_paths
 from orchestration.quality.checks import markdown_table, suite_check_results
+from orchestration.run_lock import hold_run_lock
 
 LANDED_PRICES = dg.AssetKey("landed_prices")
 # The dbt sources of the ledger (dagster-dbt keys a source source_name/table_name).
@@ -75,6 +76,7 @@ def price_audit(context: dg.AssetExecutionContext):
     """Audit the pending landing files; when nothing blocks, accept them into the ledger."""
     from orchestration.quality.ledger import ensure_ledger, pending_landing_files
 
+    hold_run_lock(context)
     paths = data_paths()
     ensure_ledger(paths.ledger)
     pending = pending_landing_files(paths.landing_prices, paths.ledger)

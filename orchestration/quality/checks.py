@@ -18,6 +18,7 @@ import duckdb
 
 from orchestration import settings
 from orchestration.paths import data_paths
+from orchestration.run_lock import hold_run_lock
 
 if TYPE_CHECKING:
     from orchestration.quality.outcomes import SuiteOutcome
@@ -137,6 +138,7 @@ def warehouse_suites(context: dg.AssetCheckExecutionContext):
     """Validate each selected seed and mart of the warehouse against its suite."""
     from orchestration.quality.gx_runner import GxValidator
 
+    hold_run_lock(context)
     paths = data_paths()
     config = settings.duckdb_config()
     # Read before GX opens the file: its connection and this one share the config.

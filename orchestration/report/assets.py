@@ -4,6 +4,7 @@ import dagster as dg
 import duckdb
 
 from orchestration.paths import data_paths
+from orchestration.run_lock import hold_run_lock
 
 INDEX_MART = dg.AssetKey(["marts", "miner_pivot_index_daily"])
 ANNOUNCEMENTS_MART = dg.AssetKey(["marts", "fct_contract_announcement_returns"])
@@ -23,6 +24,7 @@ def pivot_index_chart(context: dg.AssetExecutionContext) -> dg.MaterializeResult
     # matplotlib and pandas load when a chart is drawn, not when the code location loads.
     from orchestration.report.chart import png_as_markdown, render_pivot_index_chart
 
+    hold_run_lock(context)
     paths = data_paths()
     with duckdb.connect(str(paths.warehouse), read_only=True) as warehouse:
         index = warehouse.sql(

@@ -44,6 +44,7 @@ from plotly.offline import get_plotlyjs
 from orchestration.atomic import replace_symlink
 from orchestration.paths import data_paths
 from orchestration.report.chart import BASKET_STYLES
+from orchestration.run_lock import hold_run_lock
 
 SITE_FILES = Path(__file__).with_name("dashboard_site")
 PLOTLY_JS = "plotly.min.js"
@@ -1151,6 +1152,7 @@ def build_dashboard(
 def dashboard(context) -> dg.MaterializeResult:
     # No annotation on context: under `from __future__ import annotations` it is a string,
     # which Dagster's context type check rejects.
+    hold_run_lock(context)
     paths = data_paths()
     report = build_dashboard(paths.published.duckdb, paths.dashboard)
     context.log.info(f"dashboard: {report.index} ({len(report.pages)} pages)")

@@ -27,6 +27,7 @@ from dagster_dbt import (
 from orchestration import settings
 from orchestration.atomic import write_replacing, write_text_replacing
 from orchestration.paths import DBT_PROJECT_DIR, DataPaths, LedgerPaths, data_paths
+from orchestration.run_lock import hold_run_lock
 
 # dbt runs as a subprocess: use the dbt of the interpreter running Dagster, not whatever is on PATH.
 DBT_EXECUTABLE = str(Path(sys.executable).with_name("dbt"))
@@ -273,6 +274,7 @@ def build_dbt_assets() -> dg.AssetsDefinition:
         not materialized, and the checks and the publish downstream of them are skipped too,
         so a rerun with no new data costs only the extraction and the audit.
         """
+        hold_run_lock(context)
         if nothing_changed_since_last_publish():
             context.log.info(
                 "dbt build skipped: no new audited prices, seed, model or var since the last "
