@@ -103,6 +103,12 @@ class DataPaths:
         return self.root / "landing" / "prices"
 
     @property
+    def landing_damaged(self) -> Path:
+        """Landing files that could not be read, set aside (never deleted): their rows are
+        fetched again."""
+        return self.root / "landing" / "damaged"
+
+    @property
     def landing_scratch(self) -> Path:
         """The scratch database of a run's landing work (same disk, removed after the run)."""
         return self.root / "landing" / ".scratch"

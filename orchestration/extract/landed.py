@@ -7,11 +7,13 @@ write itself is ``landing.land_new_or_revised``.
 
 from __future__ import annotations
 
+import os
 import re
 from datetime import date, datetime
 from pathlib import Path
 
 import duckdb
+import pyarrow.parquet as pq
 
 from orchestration.extract.schema import DEMO_SOURCE, PRICE_COLUMNS
 
@@ -40,6 +42,25 @@ def remove_stale_temporary_files(landing_dir: Path) -> list[Path]:
     for path in leftovers:
         path.unlink(missing_ok=True)
     return leftovers
+
+
+def set_aside_unreadable_files(landing_dir: Path, damaged_dir: Path) -> list[Path]:
+    """Move landing files whose Parquet footer cannot be read (truncated, overwritten) to
+    ``damaged_dir``, never deleting them; returns where they went. Every reader of the landing
+    zone (watermarks, the audit, dbt) would otherwise fail on them on every run, and with them
+    gone the watermarks fall back, so their rows are fetched again."""
+    moved = []
+    for path in landed_files(landing_dir):
+        try:
+            pq.read_metadata(path)
+        except (OSError, ValueError):
+            damaged_dir.mkdir(parents=True, exist_ok=True)
+            target = damaged_dir / path.name
+            if target.exists():
+                target = damaged_dir / f"{path.stem}.{os.getpid()}{path.suffix}"
+            os.replace(path, target)
+            moved.append(target)
+    return moved
 
 
 def read_watermarks(landing_dir: Path, *, demo: bool) -> dict[str, date]:

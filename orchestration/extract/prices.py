@@ -16,7 +16,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from orchestration.extract.landed import read_watermarks, remove_stale_temporary_files
+from orchestration.extract.landed import (
+    read_watermarks,
+    remove_stale_temporary_files,
+    set_aside_unreadable_files,
+)
 from orchestration.extract.landing import land_new_or_revised
 from orchestration.extract.options import ExtractionError, ExtractionOptions
 from orchestration.extract.schema import DEMO_SOURCE, empty_price_frame
@@ -129,17 +133,25 @@ def extract_prices(
     ``sources.YahooBoundary``); tests replace them, production leaves them at None.
     """
     name, warnings = resolve_source(options, is_reachable or _yahoo_is_reachable)
+    landing_dir = paths.landing_prices
+    for leftover in remove_stale_temporary_files(landing_dir):
+        log.warning("removed %s, left by a run killed while landing", leftover.name)
+    damaged = set_aside_unreadable_files(landing_dir, paths.landing_damaged)
+    warnings += [
+        f"the landing file {path.name} could not be read; it was moved to {path.parent} and "
+        "its prices are fetched again"
+        for path in damaged
+    ]
     source = open_source(
         name,
         options,
         ticker_changes=load_ticker_changes(ticker_changes_path(companies_seed)),
         csv_stamps_path=paths.csv_files_landed,
         yahoo=YahooBoundary(download, sleep, is_reachable, paths.yfinance_cache),
+        # Files unchanged since their rows landed are read again when landed rows were lost.
+        reread_unchanged=options.backfill or bool(damaged),
     )
     universe, universe_warnings = resolve_universe(options, source, companies_seed)
-    landing_dir = paths.landing_prices
-    for leftover in remove_stale_temporary_files(landing_dir):
-        log.warning("removed %s, left by a run killed while landing", leftover.name)
     watermarks = read_watermarks(landing_dir, demo=source.label == DEMO_SOURCE)
     windows = fetch_windows([company.ticker for company in universe], watermarks, options)
     report = ExtractionReport(

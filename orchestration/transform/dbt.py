@@ -177,12 +177,19 @@ def build_inputs_fingerprint(
     return digest.hexdigest()
 
 
-def project_fingerprint(project_dir: Path, vars_: Mapping[str, str]) -> str:
+def project_fingerprint(
+    project_dir: Path, vars_: Mapping[str, str], damaged_landing: Path | None = None
+) -> str:
     """The dbt project's files (models, macros, seeds, tests, config) and the dbt vars: what an
     incremental build assumes unchanged since the build it continues. The data (the ledger) is
-    left out: new data is what incremental builds are for."""
+    left out: new data is what incremental builds are for. Landing files set aside as unreadable
+    (``damaged_landing``) count: rows they held may be in the warehouse and nowhere else, so a
+    new one makes the next build a full refresh."""
     digest = hashlib.sha256(json.dumps(dict(vars_), sort_keys=True).encode())
     _hash_project(digest, project_dir)
+    if damaged_landing is not None and damaged_landing.is_dir():
+        for path in sorted(damaged_landing.iterdir()):
+            digest.update(f"damaged:{path.name}".encode())
     return digest.hexdigest()
 
 
@@ -290,7 +297,7 @@ def build_dbt_assets() -> dg.AssetsDefinition:
                 "is rebuilt from the landed prices and the seeds (dbt build --full-refresh)."
             )
         # Taken before the build: a file edited while dbt runs forces the next build to be full.
-        fingerprint = project_fingerprint(DBT_PROJECT_DIR, vars_)
+        fingerprint = project_fingerprint(DBT_PROJECT_DIR, vars_, data_paths().landing_damaged)
         full_refresh = needs_full_refresh(warehouse, fingerprint)
         if full_refresh:
             context.log.info(
