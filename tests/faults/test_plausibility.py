@@ -283,3 +283,24 @@ def test_the_plausibility_check_runs_on_a_warehouse_and_blocks(tmp_path: Path, m
     assert not result.passed
     assert "index_value_finite_and_within_1e12" in result.description
     assert json.loads(json.dumps(result.metadata["numeric_columns"].value)) == ["index_value"]
+
+
+@pytest.mark.parametrize(
+    "stamp", ["1600-01-03", "1600-01-03 00:00:00-05:00", "1600-01-03 05:00:00+00:00"]
+)
+def test_a_date_pandas_cannot_hold_is_a_bad_row_of_the_file_never_another_date(
+    tmp_path: Path, stamp: str
+) -> None:
+    """A full yfinance-shaped file with a date of 1600: the parser names the row (it parsed it
+    with a coarser unit and cast it to nanoseconds: 1600-01-03 became 2184-07-22)."""
+    from orchestration.extract.sources.csv_file import PriceFileError, read_price_csv
+
+    path = tmp_path / "ZZZZ.csv"
+    path.write_text(
+        "Date,Open,High,Low,Close,Adj Close,Volume\n"
+        f"{stamp},1,1,1,1,1,100\n2025-01-02,2,2,2,2,2,100\n"
+    )
+    with pytest.raises(PriceFileError, match=r"line 2: date '1600-01-03.*' is not a date"):
+        read_price_csv(path)
+    path.write_text("Date,Open,High,Low,Close,Adj Close,Volume\n1800-01-02,1,1,1,1,1,100\n")
+    assert read_price_csv(path)["date"].tolist() == [pd.Timestamp("1800-01-02")]
