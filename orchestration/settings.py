@@ -151,7 +151,8 @@ AS_OF = Setting(
     "HASHPIVOT_AS_OF",
     None,
     _date,
-    "as-of date YYYY-MM-DD of the performance marts (the latest data when not set)",
+    "as-of date YYYY-MM-DD of every mart (the latest data when not set; a later date is "
+    "clamped to the last price date, one before the first benchmark price is refused)",
 )
 DATA_DIR = Setting(
     "data_dir", "HASHPIVOT_DATA_DIR", Path("data"), _path, "where everything is written"
