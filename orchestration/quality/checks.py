@@ -162,6 +162,7 @@ def validation_parameters(warehouse: duckdb.DuckDBPyConnection) -> dict[str, dat
 def warehouse_suites(context: dg.AssetCheckExecutionContext):
     """Validate each selected seed and mart of the warehouse against its suite, and each
     published mart's numeric columns against the generated plausibility suite."""
+    hold_run_lock(context)
     yield from validate_warehouse(context.selected_asset_check_keys, context.log.info)
 
 
@@ -176,7 +177,6 @@ def validate_warehouse(
         plausibility_suite,
     )
 
-    hold_run_lock(context)
     paths = data_paths()
     config = settings.duckdb_config()
     plausibility = [
