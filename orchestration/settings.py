@@ -214,6 +214,18 @@ def duckdb_config(spill_dir: Path | None = None) -> dict[str, str]:
     return config
 
 
+def out_of_memory_message(step: str, error: BaseException) -> str:
+    """What a step that hit DuckDB's memory cap tells the user: the setting to raise, its
+    current value, and DuckDB's own words."""
+    limit = DUCKDB_MEMORY_LIMIT.value()
+    return (
+        f"{step} ran out of DuckDB memory under {DUCKDB_MEMORY_LIMIT.env_var}={limit} (the cap "
+        f"of every DuckDB connection of a run): raise it, e.g. "
+        f"{DUCKDB_MEMORY_LIMIT.env_var}=4GB, and run again. DuckDB said: "
+        + str(error).strip().splitlines()[0]
+    )
+
+
 def dbt_settings_environment(environ: Mapping[str, str] | None = None) -> dict[str, str]:
     """The settings dbt's profile reads (``env_var``), resolved here so the default is not
     repeated in profiles.yml."""

@@ -95,13 +95,15 @@ def latest_landed_sql(window_table: str) -> str:
     """
     columns = ", ".join(f"landed.{column}" for column in [*PRICE_COLUMNS, "price_source"])
     # fetched_at, then file name, orders fetches; the file name breaks ties of equal stamps.
+    # $files is sorted by name (landed_files), so DuckDB's file_index (the position in that
+    # list) orders as the name does, without a path string on every row.
     return f"""
         select {columns}
-        from read_parquet($files, filename = true) as landed
+        from read_parquet($files) as landed
         inner join {window_table} as windows on landed.ticker = windows.ticker
         where windows.window_start is null or landed.date >= windows.window_start
         qualify row_number() over (
             partition by landed.ticker, landed.date
-            order by landed.fetched_at desc, landed.filename desc
+            order by landed.fetched_at desc, landed.file_index desc
         ) = 1
     """

@@ -14,8 +14,10 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
+import duckdb
 import pandas as pd
 
+from orchestration import settings
 from orchestration.extract.landed import (
     read_watermarks,
     remove_stale_temporary_files,
@@ -163,19 +165,25 @@ def extract_prices(
     )
     # The run's rows live in a scratch DuckDB database from fetch to landing file: the diff
     # against what has landed and the write are set-based, whatever the batch size.
-    with scratch_database(paths.landing_scratch) as connection:
-        register_windows(connection, windows)
-        fetched = source.fetch(connection, windows)
-        # Streamed rows are not counted apart: that would cost a second pass over them.
-        report.rows_fetched = count_fetched(connection) if fetched.streamed is None else None
-        batch = land_new_or_revised(
-            connection,
-            landing_dir,
-            price_source=source.label,
-            run_id=run_id,
-            fetched_at=fetched_at,
-            streamed=fetched.streamed,
-        )
+    try:
+        with scratch_database(paths.landing_scratch) as connection:
+            register_windows(connection, windows)
+            fetched = source.fetch(connection, windows)
+            # Streamed rows are not counted apart: that would cost a second pass over them.
+            report.rows_fetched = count_fetched(connection) if fetched.streamed is None else None
+            batch = land_new_or_revised(
+                connection,
+                landing_dir,
+                price_source=source.label,
+                run_id=run_id,
+                fetched_at=fetched_at,
+                streamed=fetched.streamed,
+            )
+    except duckdb.OutOfMemoryException as error:
+        # Nothing landed (the file is linked only once complete): a rerun with more memory
+        # starts over.
+        message = settings.out_of_memory_message("landing the prices (step landed_prices)", error)
+        raise ExtractionError(message) from error
     failed = {**fetched.failed, **batch.unreadable}
     report.failed = dict(sorted(failed.items()))
     report.unreadable = dict(sorted({**fetched.unreadable, **batch.unreadable}.items()))
