@@ -36,6 +36,9 @@ run: venv  ## Land prices and build everything (hashpivot run); options via HASH
 test: venv  ## The test suite (no network needed)
 	$(BIN)/pytest
 
+faults: venv  ## kill -9 at random points of 20 runs, checking nothing is lost or torn (about 10 min)
+	HASHPIVOT_FAULT_KILLS=$${HASHPIVOT_FAULT_KILLS:-20} $(BIN)/pytest -s tests/faults/test_kill_loop.py
+
 lint: venv  ## ruff for Python, sqlfluff for the dbt SQL (its dbt templater opens the warehouse)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
