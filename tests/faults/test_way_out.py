@@ -87,8 +87,10 @@ def way_out(tmp_path_factory: pytest.TempPathFactory) -> dict:
     (csv_dir / BAD_FILE).unlink()
     recovered = run(data, csv_dir)
     hashes.append(hash_landing(data))
-    recovered_other = published_rows(
-        data, "select count(*) from fct_daily_prices where ticker = ?", CLEAN_TICKER
+    recovered_other = (
+        published_rows(data, "select count(*) from fct_daily_prices where ticker = ?", CLEAN_TICKER)
+        if recovered.returncode == 0
+        else None
     )
     (csv_dir / CLEAN_FILE).unlink()
     removed = run(data, csv_dir)
