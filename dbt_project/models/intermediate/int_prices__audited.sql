@@ -4,7 +4,8 @@
 -- audit quarantined are left out, and so is a row whose latest event is a retraction (its
 -- source no longer holds it; see orchestration/extract/retractions.py). Demo (synthetic) rows
 -- of a ticker are dropped as soon as real rows exist for it, so synthetic and market prices
--- never mix. Each row carries when its landing file was accepted: the incremental price model rebuilds only what changed since.
+-- never mix. Each row carries when its landing file was accepted: the incremental price
+-- model rebuilds only what changed since.
 with
 
 landed as (
