@@ -109,6 +109,12 @@ class DataPaths:
         return self.root / "landing" / "damaged"
 
     @property
+    def landing_retractions(self) -> Path:
+        """Immutable records of landed rows the source no longer holds (see
+        ``extract/retractions.py``): the landing files' rows they name stop counting."""
+        return self.root / "landing" / "retractions"
+
+    @property
     def landing_scratch(self) -> Path:
         """The scratch database of a run's landing work (same disk, removed after the run)."""
         return self.root / "landing" / ".scratch"
@@ -140,6 +146,11 @@ class DataPaths:
         """The audit's scratch DuckDB database: the staged batch, validated by GX and queried
         for the bad rows; removed after the step (a killed run's is replaced by the next)."""
         return self.quality / ".audit" / "batch.duckdb"
+
+    def blocked_rows(self, run_id: str) -> Path:
+        """The bad rows of an audit that blocked (curated and quarantine candidates), for the
+        user to inspect: a blocked run records nothing in the ledger."""
+        return self.quality / "blocked" / f"{run_id}.parquet"
 
     @property
     def data_docs_index(self) -> Path:
@@ -181,6 +192,7 @@ class DataPaths:
         paths = {
             "warehouse": self.warehouse,
             "landing_prices": self.landing_prices,
+            "landing_retractions": self.landing_retractions,
             "ledger_accepted": self.ledger.accepted,
             "ledger_quarantine": self.ledger.quarantine,
         }

@@ -185,6 +185,8 @@ def report_metadata(report: "ExtractionReport", report_file: Path) -> dict[str, 
         "universe_size": dg.MetadataValue.int(len(report.universe)),
         "rows_fetched": dg.MetadataValue.text(str(summary["rows_fetched"])),
         "rows_landed": dg.MetadataValue.int(report.rows_landed),
+        # Landed rows the source no longer holds, recorded under landing/retractions/.
+        "rows_retracted": dg.MetadataValue.int(sum(report.rows_retracted_by_ticker.values())),
         "first_date_landed": dg.MetadataValue.text(str(summary["first_date_landed"])),
         "last_date_landed": dg.MetadataValue.text(str(summary["last_date_landed"])),
         "tickers_by_source": _table(

@@ -16,7 +16,7 @@ and the write are one SQL statement.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -86,6 +86,7 @@ def land_new_or_revised(
     run_id: str,
     fetched_at: datetime,
     streamed: StreamedRows | None = None,
+    retractions: Sequence[Path] = (),
 ) -> LandedBatch:
     """Land the fetched rows that are new, or whose values or source differ from their current
     landed version, as one new immutable file sorted by ticker and date.
@@ -94,14 +95,15 @@ def land_new_or_revised(
     their source to the landing file in one pass: they are written to a draft, and when the
     source rejects some tickers' written rows, the file is written again from the draft minus
     those tickers plus their replacements. NULL equals NULL here (``is distinct from``): a
-    missing volume fetched twice is not a revision. Returns an empty batch, and writes
-    nothing, when every row is already landed.
+    missing volume fetched twice is not a revision; a key whose latest event is one of the
+    ``retractions`` is not landed, so fetching it again lands it. Returns an empty batch, and
+    writes nothing, when every row is already landed.
     """
     files = landed_files(landing_dir)
     compare = bool(files)
     if compare:
         connection.execute(
-            f"create or replace temp table landed_window as {latest_landed_sql(WINDOW_TABLE)}",
+            f"create or replace temp table landed_window as {latest_landed_sql(WINDOW_TABLE, retractions)}",
             {"files": [str(path) for path in files]},
         )
     fetched = f"select * from {FETCHED_TABLE}"

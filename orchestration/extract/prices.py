@@ -19,14 +19,25 @@ import pandas as pd
 
 from orchestration import settings
 from orchestration.extract.landed import (
+    landed_files,
     read_watermarks,
     remove_stale_temporary_files,
     set_aside_unreadable_files,
 )
 from orchestration.extract.landing import land_new_or_revised
 from orchestration.extract.options import ExtractionError, ExtractionOptions
+from orchestration.extract.retractions import (
+    land_retractions,
+    retraction_files,
+    retractions_sql_for_present,
+)
 from orchestration.extract.schema import DEMO_SOURCE, empty_price_frame
-from orchestration.extract.scratch import count_fetched, register_windows, scratch_database
+from orchestration.extract.scratch import (
+    FETCHED_TABLE,
+    count_fetched,
+    register_windows,
+    scratch_database,
+)
 from orchestration.extract.sources import PriceSource, YahooBoundary, open_source
 from orchestration.extract.ticker_changes import load_ticker_changes, ticker_changes_path
 from orchestration.extract.universe import Company, build_universe, load_companies
@@ -51,6 +62,10 @@ class ExtractionReport:
     # The failures that are bad input (a file that exists but cannot be read), not absence.
     unreadable: dict[str, str] = field(default_factory=dict)
     landing_files: list[Path] = field(default_factory=list)
+    # Keys the source no longer holds, retracted per ticker (extract/retractions.py), and the
+    # retraction file this run wrote.
+    rows_retracted_by_ticker: dict[str, int] = field(default_factory=dict)
+    retraction_file: Path | None = None
     warnings: list[str] = field(default_factory=list)
     # How the source was read (CSV files scanned, parsed one by one, unchanged).
     notes: list[str] = field(default_factory=list)
@@ -154,7 +169,11 @@ def extract_prices(
         reread_unchanged=options.backfill or bool(damaged),
     )
     universe, universe_warnings = resolve_universe(options, source, companies_seed)
-    watermarks = read_watermarks(landing_dir, demo=source.label == DEMO_SOURCE)
+    retractions = retraction_files(paths.landing_retractions)
+    landed_before = landed_files(landing_dir)
+    watermarks = read_watermarks(
+        landing_dir, demo=source.label == DEMO_SOURCE, retractions=retractions
+    )
     windows = fetch_windows([company.ticker for company in universe], watermarks, options)
     report = ExtractionReport(
         run_id=run_id,
@@ -178,17 +197,47 @@ def extract_prices(
                 run_id=run_id,
                 fetched_at=fetched_at,
                 streamed=fetched.streamed,
+                retractions=retractions,
+            )
+            retracted = land_retractions(
+                connection,
+                landing_files=landed_before,
+                retractions_dir=paths.landing_retractions,
+                complete={
+                    ticker: windows[ticker]
+                    for ticker in fetched.complete - set(batch.unreadable)
+                    if ticker in windows
+                },
+                present_sql=retractions_sql_for_present(
+                    FETCHED_TABLE,
+                    _streamed_keys(fetched.streamed_keys_sql, batch.replaced_streams),
+                ),
+                removed_tickers=_removed_tickers(options, source, universe, landed_before),
+                price_source=source.label,
+                run_id=run_id,
+                fetched_at=fetched_at,
             )
     except duckdb.OutOfMemoryException as error:
-        # Nothing landed (the file is linked only once complete): a rerun with more memory
+        # Nothing landed (files are linked only once complete): a rerun with more memory
         # starts over.
         message = settings.out_of_memory_message("landing the prices (step landed_prices)", error)
         raise ExtractionError(message) from error
+    report.rows_retracted_by_ticker = retracted.rows_by_ticker
+    report.retraction_file = retracted.path
     failed = {**fetched.failed, **batch.unreadable}
     report.failed = dict(sorted(failed.items()))
     report.unreadable = dict(sorted({**fetched.unreadable, **batch.unreadable}.items()))
     report.source_by_ticker = {t: source.label for t in windows if t not in report.failed}
     report.notes += source.after_landing(batch, report.failed)
+    if retracted.rows:
+        report.notes.append(
+            f"retracted {retracted.rows} landed rows the source no longer holds ("
+            + ", ".join(
+                f"{ticker}: {count}" for ticker, count in list(retracted.rows_by_ticker.items())[:5]
+            )
+            + (", ..." if len(retracted.rows_by_ticker) > 5 else "")
+            + f"), recorded in {retracted.path.name}"
+        )
     if batch.path is not None:
         report.landing_files.append(batch.path)
         report.rows_landed_by_ticker = batch.rows_by_ticker
@@ -202,6 +251,36 @@ def extract_prices(
             + "; ".join(f"{ticker}: {reason}" for ticker, reason in report.failed.items())
         )
     return report
+
+
+def _streamed_keys(keys_sql: str | None, replaced: frozenset[str]) -> str | None:
+    """The streamed rows' keys, without the tickers whose rows landing replaced (those are in
+    the fetched table now)."""
+    if keys_sql is None or not replaced:
+        return keys_sql
+    tickers = ", ".join("'" + ticker.replace("'", "''") + "'" for ticker in sorted(replaced))
+    return f"select * from ({keys_sql}) where ticker not in ({tickers})"
+
+
+def _removed_tickers(
+    options: ExtractionOptions,
+    source: PriceSource,
+    universe: Sequence[Company],
+    landing_files: Sequence[Path],
+) -> set[str]:
+    """With ``--universe all``, the tickers this source landed that it no longer lists (a
+    removed file): their rows are retracted. Curated tickers are in the universe whatever the
+    source lists (without a file they fail, and keep their rows)."""
+    if options.universe != "all" or not landing_files or source.list_tickers() is None:
+        return set()
+    import duckdb
+
+    with duckdb.connect() as connection:
+        rows = connection.execute(
+            "select distinct ticker from read_parquet($files) where price_source = $source",
+            {"files": [str(path) for path in landing_files], "source": source.label},
+        ).fetchall()
+    return {ticker for (ticker,) in rows} - {company.ticker for company in universe}
 
 
 def _yahoo_is_reachable() -> bool:

@@ -74,11 +74,13 @@ CRITICAL_CHECK = "gx_raw_prices_critical"
 )
 def price_audit(context: dg.AssetExecutionContext):
     """Audit the pending landing files; when nothing blocks, accept them into the ledger."""
+    from orchestration.extract.retractions import ensure_retractions
     from orchestration.quality.ledger import ensure_ledger, pending_landing_files
 
     hold_run_lock(context)
     paths = data_paths()
     ensure_ledger(paths.ledger)
+    ensure_retractions(paths.landing_retractions)
     pending = pending_landing_files(paths.landing_prices, paths.ledger)
     scratch = paths.audit_scratch
     import duckdb
@@ -100,11 +102,14 @@ def _remove_database(database: Path) -> None:
 def _audit(context: dg.AssetExecutionContext, paths, pending: list[Path], scratch: Path):
     import duckdb
 
+    from orchestration.atomic import write_once
+    from orchestration.extract.retractions import retraction_files
     from orchestration.quality.gx_runner import GxValidator
     from orchestration.quality.ledger import record_audit, stage_pending_batch
     from orchestration.quality.price_audit import (
         BATCH_TABLE,
         audit_price_batch,
+        write_bad_rows,
         write_quarantine,
     )
 
@@ -115,7 +120,13 @@ def _audit(context: dg.AssetExecutionContext, paths, pending: list[Path], scratc
         scratch.parent.mkdir(parents=True, exist_ok=True)
         _remove_database(scratch)
         with duckdb.connect(str(scratch), config=config) as connection:
-            rows = stage_pending_batch(connection, pending, BATCH_TABLE)
+            # Rows a later retraction superseded do not count: they are not judged again.
+            rows = stage_pending_batch(
+                connection,
+                pending,
+                BATCH_TABLE,
+                retraction_files(paths.landing_retractions),
+            )
     if not rows:
         if pending:  # files without rows: nothing to check in them
             record_audit(
@@ -177,6 +188,13 @@ def _audit(context: dg.AssetExecutionContext, paths, pending: list[Path], scratc
                 run_id=context.run.run_id,
                 audited_at=audited_at,
             )
+            blocked_rows = None
+        else:
+            # A blocked audit records nothing in the ledger: its bad rows go where the
+            # message points, for the user to inspect.
+            blocked_rows = paths.blocked_rows(context.run.run_id)
+            with write_once(blocked_rows) as temporary:
+                write_bad_rows(connection, temporary)
     yield dg.MaterializeResult(
         asset_key=LEDGER_ACCEPTED,
         metadata={
@@ -206,7 +224,7 @@ def _audit(context: dg.AssetExecutionContext, paths, pending: list[Path], scratc
             "blocking_rows": dg.MetadataValue.int(verdict.blocking_count),
             "quarantined_rows": dg.MetadataValue.int(verdict.quarantined_count),
         },
-        description=None if verdict.passes else verdict.failure_message(),
+        description=None if verdict.passes else verdict.failure_message(str(blocked_rows)),
     )
     yield warnings
     yield dg.AssetCheckResult(

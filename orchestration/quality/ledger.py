@@ -65,11 +65,13 @@ def pending_landing_files(landing_dir: Path, ledger: LedgerPaths) -> list[Path]:
 
 
 # The pending batch as the raw_prices suite sees it, in SQL: the latest fetch of each ticker and
-# date among the pending files (the later file breaks ties of equal fetch stamps), with the
-# landing file it comes from, each row's absolute return against the ticker's previous row
-# in the batch (for the jump warning) and its adj_close against the ticker's previous plausible
-# adj_close in the batch (in (0, PRICE_CEILING]; for the 100x rule: a row after an absurd one
-# is measured against the last sane price, so only the absurd row breaks the rule). NaN prices become NULL: GX counted NaN as missing on
+# date among the pending files (the later file breaks ties of equal fetch stamps), unless a
+# later retraction says the source no longer holds it (such rows do not count: they are not
+# judged, and the file is accepted with its other rows), with the landing file it comes from,
+# each row's absolute return against the ticker's previous row in the batch (for the jump
+# warning) and its adj_close against the ticker's previous plausible adj_close in the batch (in
+# (0, PRICE_CEILING]; for the 100x rule: a row after an absurd one is measured against the last
+# sane price, so only the absurd row breaks the rule). NaN prices become NULL: GX counted NaN as missing on
 # pandas frames, and in SQL a NaN is neither null nor below zero. Rows carry a small file number,
 # not the file name, through the two windows (sorting millions of path strings costs seconds);
 # the name is looked up at the end. The dedup and the lag window are most of the audit's time
@@ -82,10 +84,18 @@ PENDING_BATCH_SQL = """
             partition by ticker, date order by fetched_at desc, file_no desc
         ) = 1
     ),
+    current as (
+        select * from latest
+        where not exists (
+            select 1 from ({retracted}) as retracted
+            where retracted.ticker = latest.ticker and retracted.date = latest.date
+                and retracted.fetched_at > latest.fetched_at
+        )
+    ),
     numbers as (
         select * exclude (file_no) replace ({nan_as_null}),
             $names[file_no + 1] as landing_file
-        from latest
+        from current
     )
     select *,
         abs(adj_close / lag(adj_close) over (partition by ticker order by date) - 1)
@@ -103,8 +113,11 @@ PENDING_BATCH_SQL = """
 PRICE_CEILING = 1e7
 
 
-def pending_batch_query(pending: Sequence[Path]) -> str:
-    """``PENDING_BATCH_SQL`` over the pending files (file names are its ``$names``)."""
+def pending_batch_query(pending: Sequence[Path], retractions: Sequence[Path] = ()) -> str:
+    """``PENDING_BATCH_SQL`` over the pending files (file names are its ``$names``), minus the
+    keys ``retractions`` (files) retracted after their fetch."""
+    from orchestration.extract.retractions import retracted_keys_sql
+
     fetches = " union all ".join(
         f"select *, {number} as file_no from read_parquet({_literal(str(path))})"
         for number, path in enumerate(pending)
@@ -113,7 +126,10 @@ def pending_batch_query(pending: Sequence[Path]) -> str:
         f"case when isnan({c}) then null else {c} end as {c}" for c in VALUE_COLUMNS
     )
     return PENDING_BATCH_SQL.format(
-        fetches=fetches, nan_as_null=nan_as_null, ceiling=repr(PRICE_CEILING)
+        fetches=fetches,
+        nan_as_null=nan_as_null,
+        ceiling=repr(PRICE_CEILING),
+        retracted=retracted_keys_sql(retractions),
     )
 
 
@@ -122,7 +138,10 @@ def _literal(text: str) -> str:
 
 
 def stage_pending_batch(
-    connection: duckdb.DuckDBPyConnection, pending: Sequence[Path], table: str
+    connection: duckdb.DuckDBPyConnection,
+    pending: Sequence[Path],
+    table: str,
+    retractions: Sequence[Path] = (),
 ) -> int:
     """Write the pending batch (``PENDING_BATCH_SQL``) into ``table`` of ``connection``'s
     database and return its row count. Staged once, the batch is read by every expectation's
@@ -130,7 +149,7 @@ def stage_pending_batch(
     if not pending:
         raise ValueError("no pending landing files to stage")
     connection.execute(
-        f"create or replace table {table} as {pending_batch_query(pending)}",
+        f"create or replace table {table} as {pending_batch_query(pending, retractions)}",
         {"names": [path.name for path in pending]},
     )
     (rows,) = connection.execute(f"select count(*) from {table}").fetchall()[0]

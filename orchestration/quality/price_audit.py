@@ -40,6 +40,8 @@ BAD_ROWS_VIEW = "bad_rows"
 # broke it (``close_not_above_1e7: close=1e+308``), ``landing_file`` the file it came from.
 PREVIEW_COLUMNS = ["ticker", "date", "close", "rules", "broken", "landing_file"]
 _PLAIN_COLUMN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# How many quarantined tickers a blocked run's message names (with their row counts).
+NAMED_TICKERS = 5
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,8 @@ class BatchVerdict:
     quarantined_preview: tuple[dict[str, Any], ...]
     quarantined_tickers: tuple[str, ...]
     max_quarantine_share: float
+    # The tickers with the most quarantined rows, with their counts (most first).
+    quarantined_counts: tuple[tuple[str, int], ...] = ()
 
     @property
     def quarantine_share(self) -> float:
@@ -70,8 +74,9 @@ class BatchVerdict:
     def passes(self) -> bool:
         return self.blocking_count == 0 and not self.quarantine_exceeds_limit
 
-    def failure_message(self) -> str:
-        """What blocked, naming the rules and the first bad rows."""
+    def failure_message(self, blocked_rows: str | None = None) -> str:
+        """What blocked (the rules, the first bad rows with their landing file, the tickers
+        over the quarantine share) and what to do; ``blocked_rows``: where the bad rows are."""
         parts = []
         if self.blocking_count:
             rows = "; ".join(
@@ -79,15 +84,31 @@ class BatchVerdict:
                 + (f" in {r['landing_file']}" if r.get("landing_file") else "")
                 for r in self.blocking_preview[: settings.PREVIEW_ROWS]
             )
+            tickers = sorted({str(r["ticker"]) for r in self.blocking_preview if r["date"]})
+            files = ", ".join(f"{ticker}.csv" for ticker in tickers[:NAMED_TICKERS])
             parts.append(
                 f"{self.blocking_count} price rows of curated tickers break "
-                f"{', '.join(self.blocking_rules)} (raw_prices suite): {rows}"
+                f"{', '.join(self.blocking_rules)} (raw_prices suite): {rows}. "
+                "To unblock, fix or remove the row in its source and rerun"
+                + (f" (with --source csv: the dated line of {files})" if files else "")
+                + "; a row removed from a CSV file is retracted by the next run"
             )
         if self.quarantine_exceeds_limit:
+            named = ", ".join(
+                f"{ticker} ({count} rows)" for ticker, count in self.quarantined_counts
+            )
+            more = len(self.quarantined_tickers) - len(self.quarantined_counts)
             parts.append(
                 f"{self.quarantined_count} of {self.outcome.row_count} rows quarantined "
-                f"({self.quarantine_share:.2%} > the allowed {self.max_quarantine_share:.2%})"
+                f"({self.quarantine_share:.2%} > the allowed {self.max_quarantine_share:.2%}), "
+                f"of tickers outside the companies seed: {named}"
+                + (f" and {more} more" if more > 0 else "")
+                + ". To unblock, fix or remove these tickers' files (--universe all; a removed "
+                "file's rows are retracted by the next run) and rerun, or raise "
+                "HASHPIVOT_MAX_QUARANTINE_SHARE"
             )
+        if parts and blocked_rows:
+            parts.append(f"the bad rows are in {blocked_rows}")
         return " | ".join(parts) or "passed"
 
 
@@ -190,6 +211,10 @@ def audit_price_batch(
     tickers = connection.execute(
         f"select distinct ticker from {BAD_ROWS_VIEW} where not curated order by ticker"
     ).fetchall()
+    quarantined_counts = connection.execute(
+        f"select ticker, count(*) as rows from {BAD_ROWS_VIEW} where not curated "
+        f"group by ticker order by rows desc, ticker limit {NAMED_TICKERS}"
+    ).fetchall()
     return BatchVerdict(
         outcome=outcome,
         blocking_count=counts.get(True, 0) + (1 if batch_failures else 0),
@@ -199,6 +224,7 @@ def audit_price_batch(
         quarantined_preview=tuple(fetch(preview_sql.format("not curated"))),
         quarantined_tickers=tuple(str(ticker) for (ticker,) in tickers),
         max_quarantine_share=max_quarantine_share,
+        quarantined_counts=tuple((str(ticker), int(count)) for ticker, count in quarantined_counts),
     )
 
 
@@ -216,4 +242,19 @@ def write_quarantine(
         ) to {literal(str(path))} (format parquet)
         """,
         {"run_id": run_id, "quarantined_at": quarantined_at},
+    )
+
+
+def write_bad_rows(connection: duckdb.DuckDBPyConnection, path: Path) -> None:
+    """Write every bad row of the last ``audit_price_batch`` on ``connection`` (curated ones,
+    which block, and the others, quarantine candidates) to ``path`` as Parquet: what a blocked
+    audit points the user at, since it records nothing in the ledger."""
+    connection.execute(
+        f"""
+        copy (
+            select landing_file, ticker, date::date as date, close::double as close, rules,
+                curated
+            from {BAD_ROWS_VIEW} order by ticker, date
+        ) to {literal(str(path))} (format parquet)
+        """
     )

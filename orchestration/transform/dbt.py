@@ -4,12 +4,13 @@ dbt models, seeds and snapshots become assets; dbt data tests become asset check
 source maps to the ``landed_prices`` asset, so lineage runs from extraction to the marts.
 """
 
+import contextlib
 import hashlib
 import json
 import os
 import shutil
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
@@ -26,6 +27,7 @@ from dagster_dbt import (
 
 from orchestration import settings
 from orchestration.atomic import write_replacing, write_text_replacing
+from orchestration.extract.retractions import ensure_retractions, retraction_files
 from orchestration.paths import DBT_PROJECT_DIR, DataPaths, LedgerPaths, data_paths
 from orchestration.run_lock import hold_run_lock
 
@@ -166,31 +168,46 @@ def _hash_project(digest: Any, project_dir: Path) -> None:
 
 
 def build_inputs_fingerprint(
-    project_dir: Path, ledger: LedgerPaths, vars_: Mapping[str, str]
+    project_dir: Path,
+    ledger: LedgerPaths,
+    vars_: Mapping[str, str],
+    retractions: Sequence[Path] = (),
 ) -> str:
     """What the warehouse is built from: the dbt project's files, the audit ledger (which
-    landing files and rows dbt reads) and the dbt vars. Equal fingerprints, equal marts."""
+    landing files and rows dbt reads), the retraction files (which landed rows no longer count)
+    and the dbt vars. Equal fingerprints, equal marts."""
     digest = hashlib.sha256(json.dumps(dict(vars_), sort_keys=True).encode())
     _hash_project(digest, project_dir)
     for path in sorted(ledger.root.glob("*/*.parquet")):
         digest.update(str(path.relative_to(ledger.root)).encode())
+    _hash_names(digest, retractions)
     return digest.hexdigest()
 
 
 def project_fingerprint(
-    project_dir: Path, vars_: Mapping[str, str], damaged_landing: Path | None = None
+    project_dir: Path,
+    vars_: Mapping[str, str],
+    retractions: Sequence[Path] = (),
+    damaged_landing: Path | None = None,
 ) -> str:
-    """The dbt project's files (models, macros, seeds, tests, config) and the dbt vars: what an
-    incremental build assumes unchanged since the build it continues. The data (the ledger) is
-    left out: new data is what incremental builds are for. Landing files set aside as unreadable
-    (``damaged_landing``) count: rows they held may be in the warehouse and nowhere else, so a
-    new one makes the next build a full refresh."""
+    """The dbt project's files (models, macros, seeds, tests, config), the dbt vars, the
+    retraction files and the landing files set aside as unreadable: what an incremental build
+    assumes unchanged since the build it continues. New landed data (the ledger) is left out:
+    it is what incremental builds are for. A new retraction (rare: a row or file removed from
+    its source) takes rows away, and a damaged landing file may have held rows now only in the
+    warehouse; the incremental price model handles neither, so each makes the next build a full
+    refresh."""
     digest = hashlib.sha256(json.dumps(dict(vars_), sort_keys=True).encode())
     _hash_project(digest, project_dir)
+    _hash_names(digest, retractions)
     if damaged_landing is not None and damaged_landing.is_dir():
-        for path in sorted(damaged_landing.iterdir()):
-            digest.update(f"damaged:{path.name}".encode())
+        _hash_names(digest, [Path(f"damaged/{path.name}") for path in damaged_landing.iterdir()])
     return digest.hexdigest()
+
+
+def _hash_names(digest: Any, paths: Sequence[Path]) -> None:
+    for path in sorted(paths):
+        digest.update(path.name.encode())
 
 
 def project_fingerprint_path(warehouse: Path) -> Path:
@@ -216,7 +233,10 @@ def record_successful_build(warehouse: Path, fingerprint: str) -> None:
 
 
 def current_inputs_fingerprint() -> str:
-    return build_inputs_fingerprint(DBT_PROJECT_DIR, data_paths().ledger, dbt_vars())
+    paths = data_paths()
+    return build_inputs_fingerprint(
+        DBT_PROJECT_DIR, paths.ledger, dbt_vars(), retraction_files(paths.landing_retractions)
+    )
 
 
 def published_fingerprint_path() -> Path:
@@ -297,12 +317,19 @@ def build_dbt_assets() -> dg.AssetsDefinition:
                 "is rebuilt from the landed prices and the seeds (dbt build --full-refresh)."
             )
         # Taken before the build: a file edited while dbt runs forces the next build to be full.
-        fingerprint = project_fingerprint(DBT_PROJECT_DIR, vars_, data_paths().landing_damaged)
+        paths = data_paths()
+        fingerprint = project_fingerprint(
+            DBT_PROJECT_DIR,
+            vars_,
+            retraction_files(paths.landing_retractions),
+            paths.landing_damaged,
+        )
         full_refresh = needs_full_refresh(warehouse, fingerprint)
         if full_refresh:
             context.log.info(
-                "dbt build --full-refresh: the dbt project files or vars differ from the last "
-                "successful build's (or none is recorded), so incremental models are rebuilt."
+                "dbt build --full-refresh: the dbt project files, vars or retractions differ "
+                "from the last successful build's (or none is recorded), so incremental models "
+                "are rebuilt."
             )
         # The events are held until dbt has finished: only then can the warehouse be opened to
         # read each table's row count and column types (table_metadata.py says why).
@@ -450,6 +477,10 @@ def prepare_dbt_environment() -> None:
     paths = data_paths()
     os.environ.update(dbt_environment(paths))
     paths.warehouse.parent.mkdir(parents=True, exist_ok=True)
+    # dbt reads the retractions folder with read_parquet, which needs a file to match; an
+    # unwritable data dir is reported by the run's own probe, not here.
+    with contextlib.suppress(OSError):
+        ensure_retractions(paths.landing_retractions)
 
 
 def dbt_environment(paths: DataPaths) -> dict[str, str]:

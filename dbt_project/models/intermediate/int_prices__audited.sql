@@ -1,9 +1,11 @@
 -- The warehouse's raw daily prices: one row per ticker and trading date, the latest fetch
 -- winning, over the landing files the quality gate accepted (write, audit, publish): a file
 -- lands, the raw_prices audit accepts it or not, and only then does dbt read it. Rows the
--- audit quarantined are left out. Demo (synthetic) rows of a ticker are dropped as soon as
--- real rows exist for it, so synthetic and market prices never mix. Each row carries when its
--- landing file was accepted: the incremental price model rebuilds only what changed since.
+-- audit quarantined are left out, and so is a row whose latest event is a retraction (its
+-- source no longer holds it; see orchestration/extract/retractions.py). Demo (synthetic) rows
+-- of a ticker are dropped as soon as real rows exist for it, so synthetic and market prices
+-- never mix. Each row carries when its landing file was accepted: the incremental price
+-- model rebuilds only what changed since.
 with
 
 landed as (
@@ -16,6 +18,10 @@ accepted as (
 
 quarantined as (
     select * from {{ ref('stg_quality__quarantined_rows') }}
+),
+
+retractions as (
+    select * from {{ ref('stg_landing__retractions') }}
 ),
 
 -- One row per accepted file (the ledger never accepts a file twice, but a join must not
@@ -58,9 +64,21 @@ eligible as (
         )
 ),
 
+-- A row whose key was retracted after its fetch: the source no longer holds it. (A later
+-- fetch of the key lands again and counts again.)
+current_rows as (
+    select eligible.*
+    from eligible
+    anti join retractions
+        on
+            eligible.ticker = retractions.ticker
+            and eligible.price_date = retractions.price_date
+            and eligible.fetched_at < retractions.fetched_at
+),
+
 latest_fetch as (
     select *
-    from eligible
+    from current_rows
     qualify row_number() over (
         partition by ticker, price_date
         order by fetched_at desc, landing_file desc

@@ -42,6 +42,13 @@ class SourceFetch:
     unreadable: dict[str, str] = field(default_factory=dict)
     # Rows the landing step streams from the source instead of the fetched table.
     streamed: StreamedRows | None = None
+    # Tickers whose fetch windows the source read whole (the CSV files read this run): a key
+    # landed earlier by this source inside the window and absent now was removed from the
+    # source, and is retracted (``extract/retractions.py``). Sources that can miss rows
+    # (Yahoo) leave it empty.
+    complete: set[str] = field(default_factory=set)
+    # SELECT of the (ticker, date) keys of the streamed rows (beyond the fetched table).
+    streamed_keys_sql: str | None = None
 
 
 class PriceSource(Protocol):

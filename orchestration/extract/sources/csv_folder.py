@@ -204,7 +204,12 @@ class CsvFolderSource:
         plan.fetch.failed.update(parse_failures)
         plan.fetch.unreadable.update(parse_failures)
         if plan.minimal:
-            plan.fetch.streamed = MinimalFilesScan(connection, plan.minimal, windows, self.label)
+            scan = MinimalFilesScan(connection, plan.minimal, windows, self.label)
+            plan.fetch.streamed = scan
+            plan.fetch.streamed_keys_sql = scan.keys_sql()
+        # A file read this run holds its ticker's whole window: what it no longer holds there
+        # is retracted. Unreadable files are not (their rows are kept, the ticker fails).
+        plan.fetch.complete = (set(plan.minimal) | set(plan.one_by_one)) - set(parse_failures)
         return plan.fetch
 
     def after_landing(self, batch: LandedBatch, failed: Collection[str]) -> list[str]:
@@ -354,6 +359,25 @@ class MinimalFilesScan:
                 or length(raw.Date) <> 10
                 or try_cast(raw.Date as date) is null
                 or try_cast(raw.Date as date) >= scan_files.window_start
+        """
+
+    def keys_sql(self) -> str:
+        """SELECT of the (ticker, date) keys the files hold (every date that parses), for the
+        retractions: a second, key-only scan, run only when a ticker has landed rows."""
+        paths = sql_string_list(str(path) for path in self.files.values())
+        return f"""
+            select scan_files.ticker, try_cast(raw.Date as date) as date
+            from read_csv(
+                {paths},
+                header = true,
+                auto_detect = false,
+                delim = ',',
+                quote = '"',
+                columns = {{'Date': 'VARCHAR', 'Close': 'VARCHAR'}},
+                filename = true,
+                ignore_errors = true
+            ) as raw
+            inner join scan_files on raw.filename = scan_files.path
         """
 
     def rejected_tickers(self, connection: duckdb.DuckDBPyConnection, summary: str) -> set[str]:
