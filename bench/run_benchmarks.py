@@ -4,6 +4,7 @@ floor (the same CSV read and mart-like SQL in one DuckDB process). Prints one ta
     .venv/bin/python bench/run_benchmarks.py            # every scenario (about an hour)
     .venv/bin/python bench/run_benchmarks.py --quick    # default universe only
     .venv/bin/python bench/run_benchmarks.py --scenario market --tickers 12000 --years 11
+    .venv/bin/python bench/run_benchmarks.py --scenario market-real   # real exports' shapes
 
 Each measurement runs `hashpivot run` in a subprocess; wall time from the parent, peak RSS from
 the kernel's accounting of the child (resource.getrusage(RUSAGE_CHILDREN) per run), stage times
@@ -15,6 +16,8 @@ measured in the same run.
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
+import multiprocessing
 import os
 import re
 import shutil
@@ -72,6 +75,11 @@ def run_hashpivot(data_dir: Path, *options: str) -> tuple[float, float, str, boo
         wall = time.perf_counter() - started
     process.returncode = os.waitstatus_to_exitcode(status)
     log = log_path.read_text()
+    # Without --verbose the run prints one line per step; Dagster's step lines (the stages) are
+    # in the full log it names.
+    full_log = re.search(r"\(full log: (\S+)\)", log)
+    if full_log and Path(full_log.group(1)).is_file():
+        log += Path(full_log.group(1)).read_text()
     if process.returncode != 0:
         print(log[-3000:], file=sys.stderr)
     return wall, usage.ru_maxrss / 1024, log, process.returncode == 0
@@ -139,6 +147,155 @@ def write_market_csvs(csv_dir: Path, tickers: int, years: int, end: date) -> int
         body = "\n".join(f"{d},{c:.4f}" for d, c in zip(stamps, closes, strict=True))
         (csv_dir / f"T{index:05d}.csv").write_text("Date,Close\n" + body + "\n")
     return tickers * len(dates)
+
+
+# The real-shaped market: what a folder of real `Date,Close` exports (one per listed symbol)
+# holds that equal-length synthetic files do not.
+REAL_MARKET_TICKERS = 12467
+REAL_MARKET_FIRST_DAY = date(1976, 1, 2)
+REAL_MARKET_MEDIAN_ROWS = 1400
+REAL_MARKET_MAX_ROWS = 12600
+
+
+@dataclass(frozen=True)
+class MarketFile:
+    """One generated export: its symbol, dates, closes (None: a header-only file) and how the
+    closes are written (None: Python's shortest repr, as pandas' to_csv writes floats)."""
+
+    symbol: str
+    dates: np.ndarray  # 'YYYY-MM-DD' strings
+    closes: np.ndarray | None
+    decimals: int | None
+
+    def text(self) -> str:
+        if self.closes is None or not len(self.dates):
+            return "Date,Close\n"
+        if self.decimals is None:
+            values = [repr(float(close)) for close in self.closes]
+        else:
+            values = [f"{close:.{self.decimals}f}" for close in self.closes]
+        return (
+            "Date,Close\n"
+            + "\n".join(f"{day},{value}" for day, value in zip(self.dates, values, strict=True))
+            + "\n"
+        )
+
+
+def _real_symbols(count: int, rng: np.random.Generator) -> list[str]:
+    """Unique (case-insensitively) symbols: mostly 1-5 letters, a share with a class suffix
+    (BRK-B, AGM-A), warrants and units (-WT, -U), and index symbols (^TNX, ^GSPC)."""
+    letters = np.array(list("ABCDEFGHIJKLMNOPQRSTUVWXYZ"))
+    symbols: list[str] = []
+    seen: set[str] = set()
+    fixed = ["BRK-B", "BRK-A", "AGM-A", "^TNX", "^GSPC", "^VIX", "BF-B", "A"]
+    for symbol in fixed[: max(3, min(len(fixed), count // 10))]:
+        symbols.append(symbol)
+        seen.add(symbol)
+    while len(symbols) < count:
+        length = int(rng.choice([1, 2, 3, 4, 5], p=[0.01, 0.06, 0.33, 0.45, 0.15]))
+        symbol = "".join(rng.choice(letters, length))
+        kind = rng.random()
+        if kind < 0.03:
+            symbol += "-" + str(rng.choice(["A", "B", "C", "WT", "U", "PA"]))
+        elif kind < 0.035:
+            symbol = "^" + symbol
+        if symbol not in seen:
+            seen.add(symbol)
+            symbols.append(symbol)
+    return symbols
+
+
+def real_market_files(
+    tickers: int = REAL_MARKET_TICKERS, end: date = date(2026, 4, 2), seed: int = 11
+) -> list[MarketFile]:
+    """A real-shaped market, deterministically (``seed``): ``tickers`` exports whose lengths
+    are drawn from a lognormal (median about 1,400 rows, capped at 12,600, a few of one row),
+    starting as far back as 1976; most run to ``end``, a fifth stop earlier (delisted). A few
+    files are header-only, a few tickers have only zero closes and some have zero days; about
+    one ticker in twelve is a penny stock or has splits, with daily moves above +300%.
+    At 12,467 tickers this is about 34 M rows."""
+    rng = np.random.default_rng(seed)
+    days = pd.bdate_range(REAL_MARKET_FIRST_DAY, end)
+    stamps = days.strftime("%Y-%m-%d").to_numpy()
+    symbols = _real_symbols(tickers, rng)
+    lengths = np.minimum(
+        np.exp(rng.normal(np.log(REAL_MARKET_MEDIAN_ROWS), 1.3, tickers)).astype(int) + 1,
+        REAL_MARKET_MAX_ROWS,
+    )
+    # The oldest listings run the whole span; a few files hold one row.
+    lengths[rng.choice(tickers, max(1, tickers // 400), replace=False)] = REAL_MARKET_MAX_ROWS
+    lengths[rng.choice(tickers, max(1, tickers // 500), replace=False)] = 1
+    header_only = set(rng.choice(tickers, max(2, tickers // 2500), replace=False).tolist())
+    all_zero = set(rng.choice(tickers, max(1, tickers // 1000), replace=False).tolist())
+    jumpy = set(rng.choice(tickers, max(2, tickers // 12), replace=False).tolist())
+    files: list[MarketFile] = []
+    for index, symbol in enumerate(symbols):
+        length = int(lengths[index])
+        last = len(stamps) - 1
+        if rng.random() < 0.2:  # delisted: stops before the end
+            last -= int(rng.integers(0, max(1, len(stamps) - length)))
+        first = max(0, last - length + 1)
+        dates = stamps[first : last + 1]
+        if index in header_only:
+            files.append(MarketFile(symbol, dates[:0], None, None))
+            continue
+        returns = rng.normal(0.0003, rng.uniform(0.01, 0.06), len(dates))
+        if index in jumpy and len(dates) > 1:
+            # Two jumps up (+320% .. +3,900%: a penny stock's day, a reverse split) and one
+            # down (a split).
+            moves = rng.choice(np.arange(1, len(dates)), min(len(dates) - 1, 3), replace=False)
+            returns[moves] = np.log(rng.uniform(4.2, 40.0, len(moves)))
+            if len(moves) == 3:
+                returns[moves[2]] *= -1
+        closes = float(rng.lognormal(2.5, 1.5)) * np.exp(np.cumsum(returns))
+        if index in all_zero:
+            closes = np.zeros(len(dates))
+        elif rng.random() < 0.01 and len(dates) > 10:  # a few zero days
+            closes[rng.choice(len(dates), 3, replace=False)] = 0.0
+        decimals = None if rng.random() < 0.5 else int(rng.choice([2, 4, 6]))
+        files.append(MarketFile(symbol, dates, closes, decimals))
+    return files
+
+
+def write_real_market_csvs(csv_dir: Path, files: list[MarketFile]) -> int:
+    """Write ``real_market_files`` as ``<symbol>.csv``; returns the data rows written."""
+    csv_dir.mkdir(parents=True, exist_ok=True)
+    rows = 0
+    for market_file in files:
+        (csv_dir / f"{market_file.symbol}.csv").write_text(market_file.text())
+        rows += 0 if market_file.closes is None else len(market_file.dates)
+    return rows
+
+
+def append_real_market_day(csv_dir: Path, files: list[MarketFile], day: date) -> None:
+    """One more trading day for the listings that run to the last day (not the delisted, not
+    the header-only), at their last close."""
+    last_day = max(str(f.dates[-1]) for f in files if len(f.dates))
+    for market_file in files:
+        if market_file.closes is None or str(market_file.dates[-1]) != last_day:
+            continue
+        with (csv_dir / f"{market_file.symbol}.csv").open("a") as handle:
+            handle.write(f"{day:%Y-%m-%d},{float(market_file.closes[-1])!r}\n")
+
+
+def write_real_market(csv_dir: Path, end: date, tickers: int = REAL_MARKET_TICKERS) -> int:
+    shutil.rmtree(csv_dir, ignore_errors=True)
+    return write_real_market_csvs(csv_dir, real_market_files(tickers, end))
+
+
+def append_real_market_day_again(csv_dir: Path, end: date, day: date, tickers: int) -> None:
+    """``append_real_market_day`` on the market ``write_real_market`` wrote (regenerated: the
+    generator is deterministic)."""
+    append_real_market_day(csv_dir, real_market_files(tickers, end), day)
+
+
+def in_fresh_process(function, *args):
+    """``function(*args)`` in a spawned interpreter. Linux gives a child run, at exec, the peak
+    RSS of the process it was spawned from as its own starting ru_maxrss: the generator's or
+    the floor's memory in this process would be counted as every later run's peak."""
+    context = multiprocessing.get_context("spawn")
+    with concurrent.futures.ProcessPoolExecutor(1, mp_context=context) as pool:
+        return pool.submit(function, *args).result()
 
 
 def append_day(csv_dir: Path, day: date) -> None:
@@ -240,7 +397,9 @@ def print_table(measurements: list[Measurement], floors: dict[str, float], load_
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="default universe only")
-    parser.add_argument("--scenario", choices=["default", "demo2000", "market"], action="append")
+    parser.add_argument(
+        "--scenario", choices=["default", "demo2000", "market", "market-real"], action="append"
+    )
     parser.add_argument("--tickers", type=int, default=12000, help="market scenario tickers")
     parser.add_argument("--years", type=int, default=11, help="market scenario years")
     parser.add_argument(
@@ -296,7 +455,7 @@ def main() -> None:
         shutil.rmtree(csv_dir, ignore_errors=True)
         rows = write_market_csvs(csv_dir, arguments.tickers, arguments.years, last_day)
         name = f"{arguments.tickers:,} tickers x {arguments.years}y CSV ({rows / 1e6:.0f} M rows)"
-        floors[name] = floor_seconds(csv_dir)
+        floors[name] = in_fresh_process(floor_seconds, csv_dir)
         options = ["--source", "csv", "--csv-dir", str(csv_dir), "--universe", "all"]
         data_dir = OUT / "market"
         shutil.rmtree(data_dir, ignore_errors=True)
@@ -304,6 +463,23 @@ def main() -> None:
         measurements.append(measure(name, "cold", data_dir, *options))
         measurements.append(measure(name, "no new data", data_dir, *options))
         append_day(csv_dir, last_day + timedelta(days=1))
+        measurements.append(measure(name, "one new trading day", data_dir, *options))
+    if "market-real" in chosen:
+        # Real exports' shapes (see real_market_files) at the real folder's size; the folder's
+        # path is about as long as the real one's (~30 characters).
+        csv_dir = OUT / "market_real"
+        last_day = date(2026, 4, 2)
+        tickers = REAL_MARKET_TICKERS
+        rows = in_fresh_process(write_real_market, csv_dir, last_day, tickers)
+        name = f"real-shaped market, {tickers:,} CSV files ({rows / 1e6:.1f} M rows)"
+        floors[name] = in_fresh_process(floor_seconds, csv_dir)
+        options = ["--source", "csv", "--csv-dir", str(csv_dir), "--universe", "all"]
+        data_dir = OUT / "market-real"
+        shutil.rmtree(data_dir, ignore_errors=True)
+        print(f"{name}:", flush=True)
+        measurements.append(measure(name, "cold", data_dir, *options))
+        measurements.append(measure(name, "no new data", data_dir, *options))
+        in_fresh_process(append_real_market_day_again, csv_dir, last_day, date(2026, 4, 3), tickers)
         measurements.append(measure(name, "one new trading day", data_dir, *options))
     print_table(measurements, floors, load_seconds)
 

@@ -214,6 +214,7 @@ def format_summary(
     extraction = extraction_report(result)
     if extraction:
         lines += _extraction_lines(extraction, verbose=verbose)
+    lines += as_of_lines(result)
     for step_key, message in _step_failures(result):
         lines.append(f"  FAILED step {step_key}: {message}")
     evaluations = result.get_asset_check_evaluations()
@@ -257,6 +258,17 @@ def failure_lines(result, log_path: Path | None) -> list[str]:
     if log_path is not None:
         lines.append(f"  full log: {log_path}")
     return lines
+
+
+# The dbt model of the marts' one as-of date, as dagster-dbt keys it (schema/name).
+AS_OF_ASSET = "intermediate/int_as_of_date"
+
+
+def as_of_lines(result) -> list[str]:
+    """A warning when the requested --as-of was after the last price date and was clamped."""
+    metadata = _materialization_metadata(result, AS_OF_ASSET) or {}
+    warning = metadata.get("as_of_warning")
+    return [f"  WARNING {warning}"] if warning else []
 
 
 def publish_line(result, paths: DataPaths) -> str:

@@ -103,6 +103,12 @@ class DataPaths:
         return self.root / "landing" / "prices"
 
     @property
+    def landing_damaged(self) -> Path:
+        """Landing files that could not be read, set aside (never deleted): their rows are
+        fetched again."""
+        return self.root / "landing" / "damaged"
+
+    @property
     def landing_retractions(self) -> Path:
         """Immutable records of landed rows the source no longer holds (see
         ``extract/retractions.py``): the landing files' rows they name stop counting."""

@@ -183,6 +183,11 @@ def remove_leftovers(paths: DataPaths) -> list[str]:
         if folder.is_dir() and any(folder.iterdir()):
             shutil.rmtree(folder, ignore_errors=True)
             removed.append(folder)
+    # Published versions a killed publish was building (publish.py also prunes them).
+    if paths.published.versions.is_dir():
+        for folder in sorted(paths.published.versions.glob(".*.building")):
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(folder)
     return [str(path.relative_to(paths.root)) for path in removed]
 
 

@@ -151,7 +151,8 @@ AS_OF = Setting(
     "HASHPIVOT_AS_OF",
     None,
     _date,
-    "as-of date YYYY-MM-DD of the performance marts (the latest data when not set)",
+    "as-of date YYYY-MM-DD of every mart (the latest data when not set; a later date is "
+    "clamped to the last price date, one before the first benchmark price is refused)",
 )
 DATA_DIR = Setting(
     "data_dir", "HASHPIVOT_DATA_DIR", Path("data"), _path, "where everything is written"
@@ -211,6 +212,18 @@ def duckdb_config(spill_dir: Path | None = None) -> dict[str, str]:
     if spill_dir is not None:
         config["temp_directory"] = str(spill_dir)
     return config
+
+
+def out_of_memory_message(step: str, error: BaseException) -> str:
+    """What a step that hit DuckDB's memory cap tells the user: the setting to raise, its
+    current value, and DuckDB's own words."""
+    limit = DUCKDB_MEMORY_LIMIT.value()
+    return (
+        f"{step} ran out of DuckDB memory under {DUCKDB_MEMORY_LIMIT.env_var}={limit} (the cap "
+        f"of every DuckDB connection of a run): raise it, e.g. "
+        f"{DUCKDB_MEMORY_LIMIT.env_var}=4GB, and run again. DuckDB said: "
+        + str(error).strip().splitlines()[0]
+    )
 
 
 def dbt_settings_environment(environ: Mapping[str, str] | None = None) -> dict[str, str]:

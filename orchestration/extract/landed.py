@@ -8,12 +8,14 @@ a later retraction (``retractions.py``) says the source no longer holds it. The 
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Sequence
 from datetime import date, datetime
 from pathlib import Path
 
 import duckdb
+import pyarrow.parquet as pq
 
 from orchestration.extract.schema import DEMO_SOURCE, PRICE_COLUMNS
 
@@ -42,6 +44,25 @@ def remove_stale_temporary_files(landing_dir: Path) -> list[Path]:
     for path in leftovers:
         path.unlink(missing_ok=True)
     return leftovers
+
+
+def set_aside_unreadable_files(landing_dir: Path, damaged_dir: Path) -> list[Path]:
+    """Move landing files whose Parquet footer cannot be read (truncated, overwritten) to
+    ``damaged_dir``, never deleting them; returns where they went. Every reader of the landing
+    zone (watermarks, the audit, dbt) would otherwise fail on them on every run, and with them
+    gone the watermarks fall back, so their rows are fetched again."""
+    moved = []
+    for path in landed_files(landing_dir):
+        try:
+            pq.read_metadata(path)
+        except (OSError, ValueError):
+            damaged_dir.mkdir(parents=True, exist_ok=True)
+            target = damaged_dir / path.name
+            if target.exists():
+                target = damaged_dir / f"{path.stem}.{os.getpid()}{path.suffix}"
+            os.replace(path, target)
+            moved.append(target)
+    return moved
 
 
 def read_watermarks(
@@ -89,34 +110,36 @@ def latest_landed_sql(window_table: str, retractions: Sequence[Path] = ()) -> st
 
     columns = ", ".join(f"landed.{column}" for column in [*PRICE_COLUMNS, "price_source"])
     in_window = "windows.window_start is null or landed.date >= windows.window_start"
+    # fetched_at, then the file orders fetches; the file breaks ties of equal stamps. $files is
+    # sorted by name (landed_files), so DuckDB's file_index (the position in that list) orders
+    # as the name does, without a path string on every row.
     if not retractions:
-        # fetched_at, then file name, orders fetches; the file name breaks ties of equal stamps.
         return f"""
             select {columns}
-            from read_parquet($files, filename = true) as landed
+            from read_parquet($files) as landed
             inner join {window_table} as windows on landed.ticker = windows.ticker
             where {in_window}
             qualify row_number() over (
                 partition by landed.ticker, landed.date
-                order by landed.fetched_at desc, landed.filename desc
+                order by landed.fetched_at desc, landed.file_index desc
             ) = 1
         """
     nulls = ", ".join(f"null as {column}" for column in PRICE_COLUMNS[2:])
     return f"""
-        select * exclude (fetched_at, filename, retracted)
+        select * exclude (fetched_at, file_index, retracted)
         from (
-            select {columns}, landed.fetched_at, landed.filename, false as retracted
-            from read_parquet($files, filename = true) as landed
+            select {columns}, landed.fetched_at, landed.file_index, false as retracted
+            from read_parquet($files) as landed
             inner join {window_table} as windows on landed.ticker = windows.ticker
             where {in_window}
             union all by name
             select landed.ticker, landed.date, {nulls}, null as price_source,
-                landed.fetched_at, '' as filename, true as retracted
+                landed.fetched_at, -1 as file_index, true as retracted
             from ({retracted_keys_sql(retractions)}) as landed
             inner join {window_table} as windows on landed.ticker = windows.ticker
             where {in_window}
         )
         qualify row_number() over (
-            partition by ticker, date order by fetched_at desc, filename desc
+            partition by ticker, date order by fetched_at desc, file_index desc
         ) = 1 and not retracted
     """

@@ -14,12 +14,15 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
+import duckdb
 import pandas as pd
 
+from orchestration import settings
 from orchestration.extract.landed import (
     landed_files,
     read_watermarks,
     remove_stale_temporary_files,
+    set_aside_unreadable_files,
 )
 from orchestration.extract.landing import land_new_or_revised
 from orchestration.extract.options import ExtractionError, ExtractionOptions
@@ -147,17 +150,25 @@ def extract_prices(
     ``sources.YahooBoundary``); tests replace them, production leaves them at None.
     """
     name, warnings = resolve_source(options, is_reachable or _yahoo_is_reachable)
+    landing_dir = paths.landing_prices
+    for leftover in remove_stale_temporary_files(landing_dir):
+        log.warning("removed %s, left by a run killed while landing", leftover.name)
+    damaged = set_aside_unreadable_files(landing_dir, paths.landing_damaged)
+    warnings += [
+        f"the landing file {path.name} could not be read; it was moved to {path.parent} and "
+        "its prices are fetched again"
+        for path in damaged
+    ]
     source = open_source(
         name,
         options,
         ticker_changes=load_ticker_changes(ticker_changes_path(companies_seed)),
         csv_stamps_path=paths.csv_files_landed,
         yahoo=YahooBoundary(download, sleep, is_reachable, paths.yfinance_cache),
+        # Files unchanged since their rows landed are read again when landed rows were lost.
+        reread_unchanged=options.backfill or bool(damaged),
     )
     universe, universe_warnings = resolve_universe(options, source, companies_seed)
-    landing_dir = paths.landing_prices
-    for leftover in remove_stale_temporary_files(landing_dir):
-        log.warning("removed %s, left by a run killed while landing", leftover.name)
     retractions = retraction_files(paths.landing_retractions)
     landed_before = landed_files(landing_dir)
     watermarks = read_watermarks(
@@ -174,37 +185,44 @@ def extract_prices(
     )
     # The run's rows live in a scratch DuckDB database from fetch to landing file: the diff
     # against what has landed and the write are set-based, whatever the batch size.
-    with scratch_database(paths.landing_scratch) as connection:
-        register_windows(connection, windows)
-        fetched = source.fetch(connection, windows)
-        # Streamed rows are not counted apart: that would cost a second pass over them.
-        report.rows_fetched = count_fetched(connection) if fetched.streamed is None else None
-        batch = land_new_or_revised(
-            connection,
-            landing_dir,
-            price_source=source.label,
-            run_id=run_id,
-            fetched_at=fetched_at,
-            streamed=fetched.streamed,
-            retractions=retractions,
-        )
-        retracted = land_retractions(
-            connection,
-            landing_files=landed_before,
-            retractions_dir=paths.landing_retractions,
-            complete={
-                ticker: windows[ticker]
-                for ticker in fetched.complete - set(batch.unreadable)
-                if ticker in windows
-            },
-            present_sql=retractions_sql_for_present(
-                FETCHED_TABLE, _streamed_keys(fetched.streamed_keys_sql, batch.replaced_streams)
-            ),
-            removed_tickers=_removed_tickers(options, source, universe, landed_before),
-            price_source=source.label,
-            run_id=run_id,
-            fetched_at=fetched_at,
-        )
+    try:
+        with scratch_database(paths.landing_scratch) as connection:
+            register_windows(connection, windows)
+            fetched = source.fetch(connection, windows)
+            # Streamed rows are not counted apart: that would cost a second pass over them.
+            report.rows_fetched = count_fetched(connection) if fetched.streamed is None else None
+            batch = land_new_or_revised(
+                connection,
+                landing_dir,
+                price_source=source.label,
+                run_id=run_id,
+                fetched_at=fetched_at,
+                streamed=fetched.streamed,
+                retractions=retractions,
+            )
+            retracted = land_retractions(
+                connection,
+                landing_files=landed_before,
+                retractions_dir=paths.landing_retractions,
+                complete={
+                    ticker: windows[ticker]
+                    for ticker in fetched.complete - set(batch.unreadable)
+                    if ticker in windows
+                },
+                present_sql=retractions_sql_for_present(
+                    FETCHED_TABLE,
+                    _streamed_keys(fetched.streamed_keys_sql, batch.replaced_streams),
+                ),
+                removed_tickers=_removed_tickers(options, source, universe, landed_before),
+                price_source=source.label,
+                run_id=run_id,
+                fetched_at=fetched_at,
+            )
+    except duckdb.OutOfMemoryException as error:
+        # Nothing landed (files are linked only once complete): a rerun with more memory
+        # starts over.
+        message = settings.out_of_memory_message("landing the prices (step landed_prices)", error)
+        raise ExtractionError(message) from error
     report.rows_retracted_by_ticker = retracted.rows_by_ticker
     report.retraction_file = retracted.path
     failed = {**fetched.failed, **batch.unreadable}

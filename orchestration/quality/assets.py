@@ -5,6 +5,7 @@ from datetime import UTC, datetime
 
 import dagster as dg
 
+from orchestration import settings
 from orchestration.atomic import write_text_replacing
 from orchestration.paths import data_paths
 from orchestration.quality.audit import CRITICAL_CHECK, LANDED_PRICES, LEDGER_ACCEPTED
@@ -87,14 +88,20 @@ def published_marts(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
         )
     paths = data_paths()
     fingerprint = current_inputs_fingerprint()
-    report = publish_marts(
-        paths.warehouse,
-        paths.published,
-        run_id=context.run_id,
-        published_at=datetime.now(UTC),
-        check_summary=evaluations,
-        marts=PUBLISHED_MARTS,
-    )
+    import duckdb
+
+    try:
+        report = publish_marts(
+            paths.warehouse,
+            paths.published,
+            run_id=context.run_id,
+            published_at=datetime.now(UTC),
+            check_summary=evaluations,
+            marts=PUBLISHED_MARTS,
+        )
+    except duckdb.OutOfMemoryException as error:
+        message = settings.out_of_memory_message("publishing (step published_marts)", error)
+        raise dg.Failure(description=message) from error
     if report.damaged_previous is not None:
         context.log.warning(
             f"the published copy {report.damaged_previous} could not be opened; it was rebuilt "

@@ -83,8 +83,13 @@ def price_audit(context: dg.AssetExecutionContext):
     ensure_retractions(paths.landing_retractions)
     pending = pending_landing_files(paths.landing_prices, paths.ledger)
     scratch = paths.audit_scratch
+    import duckdb
+
     try:
         yield from _audit(context, paths, pending, scratch)
+    except duckdb.OutOfMemoryException as error:
+        message = settings.out_of_memory_message("the price audit (step price_audit)", error)
+        raise dg.Failure(description=message) from error
     finally:
         _remove_database(scratch)
 

@@ -9,7 +9,7 @@ the Data Docs location. Each step builds the Data Docs of its validations once, 
 one.
 """
 
-from collections.abc import Sequence
+from collections.abc import Callable, Collection, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -36,7 +36,19 @@ def _guarded_tables() -> tuple["WarehouseTable", ...]:
     return guarded_tables(warehouse_tables(dbt_project().manifest_path))
 
 
+def _published_tables() -> tuple["WarehouseTable", ...]:
+    """The marts declared published (meta.hashpivot.published) whose values are checked:
+    each gets the generated plausibility suite of ``published_values`` (quarantined_prices,
+    the list of rejected rows, declares ``check_values: false``)."""
+    from orchestration.transform.contract import warehouse_tables
+    from orchestration.transform.dbt import dbt_project
+
+    tables = warehouse_tables(dbt_project().manifest_path)
+    return tuple(t for t in tables if t.published and t.check_values)
+
+
 GUARDED_TABLES = _guarded_tables()
+PUBLISHED_TABLES = _published_tables()
 FRESHNESS_DAYS = 4
 
 
@@ -103,7 +115,20 @@ def suite_check_results(
 
 
 def _suite_specs() -> list[dg.AssetCheckSpec]:
-    specs = []
+    from orchestration.quality.published_values import CHECK_NAME
+
+    specs = [
+        dg.AssetCheckSpec(
+            CHECK_NAME,
+            asset=asset_key(table),
+            blocking=True,
+            description=(
+                "Every numeric column finite and within +-1e12 (a suite generated from the "
+                "table's columns; NULL passes, NaN and infinities do not). Blocking."
+            ),
+        )
+        for table in PUBLISHED_TABLES
+    ]
     for table in GUARDED_TABLES:
         specs.append(
             dg.AssetCheckSpec(
@@ -135,31 +160,67 @@ def validation_parameters(warehouse: duckdb.DuckDBPyConnection) -> dict[str, dat
 
 @dg.multi_asset_check(specs=_suite_specs(), can_subset=True, name="warehouse_suites")
 def warehouse_suites(context: dg.AssetCheckExecutionContext):
-    """Validate each selected seed and mart of the warehouse against its suite."""
-    from orchestration.quality.gx_runner import GxValidator
-
+    """Validate each selected seed and mart of the warehouse against its suite, and each
+    published mart's numeric columns against the generated plausibility suite."""
     hold_run_lock(context)
+    yield from validate_warehouse(context.selected_asset_check_keys, context.log.info)
+
+
+def validate_warehouse(
+    selected: Collection[dg.AssetCheckKey], log: Callable[[str], object]
+) -> list[dg.AssetCheckResult]:
+    """The results of the selected checks of ``warehouse_suites`` on the data dir's warehouse."""
+    from orchestration.quality.gx_runner import GxValidator
+    from orchestration.quality.published_values import (
+        CHECK_NAME,
+        numeric_columns,
+        plausibility_suite,
+    )
+
     paths = data_paths()
     config = settings.duckdb_config()
+    plausibility = [
+        table
+        for table in PUBLISHED_TABLES
+        if dg.AssetCheckKey(asset_key(table), CHECK_NAME) in selected
+    ]
     # Read before GX opens the file: its connection and this one share the config.
     with duckdb.connect(str(paths.warehouse), read_only=True, config=config) as warehouse:
         parameters = validation_parameters(warehouse)
+        columns = {t.name: numeric_columns(warehouse, t.schema, t.name) for t in plausibility}
     validator = GxValidator(paths.quality, paths.data_docs_index, paths.warehouse, config)
-    selected = context.selected_asset_check_keys
     results: list[dg.AssetCheckResult] = []
     try:
+        for table in plausibility:
+            document = plausibility_suite(table.name, columns[table.name])
+            outcome = validator.validate(
+                document["name"], f"select * from {table.relation}", parameters, (), document
+            )
+            critical, _ = suite_check_results(
+                outcome, asset_key(table), str(validator.data_docs_index)
+            )
+            results.append(
+                critical._replace(
+                    check_name=CHECK_NAME,
+                    metadata={
+                        **critical.metadata,
+                        # Not a file: built from the table's numeric columns by
+                        # orchestration/quality/published_values.py.
+                        "suite": dg.MetadataValue.text(f"generated/{document['name']}"),
+                        "numeric_columns": dg.MetadataValue.json(columns[table.name]),
+                    },
+                )
+            )
         for table in GUARDED_TABLES:
             key = dg.AssetCheckKey(asset_key(table), critical_check_name(table.gx_suite))
             if key not in selected:
                 continue
             outcome = validator.validate(table.gx_suite, table.validation_query, parameters)
-            context.log.info(
-                f"{table.gx_suite}: {outcome.passed_count} passed, {outcome.failed_count} failed"
-            )
+            log(f"{table.gx_suite}: {outcome.passed_count} passed, {outcome.failed_count} failed")
             results.extend(
                 suite_check_results(outcome, asset_key(table), str(validator.data_docs_index))
             )
     finally:
         # Once for the step, also when a validation raised: the docs show what did run.
         validator.build_data_docs()
-    yield from results
+    return results

@@ -106,20 +106,24 @@ class GxValidator:
         query: str,
         parameters: Mapping[str, Any] | None = None,
         order_by: Sequence[str] = (),
+        document: Mapping[str, Any] | None = None,
     ) -> SuiteOutcome:
         """Validate ``query``'s rows against the suite; ``parameters`` fill its
         ``$PARAMETER``s (dates as ``datetime.date``). Each failed row-level rule gets its SQL
-        predicate and its first rows (ordered by ``order_by``).
+        predicate and its first rows (ordered by ``order_by``). ``document`` is a suite built
+        in code (``published_values.plausibility_suite``) instead of ``expectations/``'s file.
 
         The result is stored in the GX context; call ``build_data_docs`` after the step's last
         validation to show it in the Data Docs.
         """
         parameters = dict(parameters or {})
         with duckdb_sql_adapter():
-            result = self._checkpoint(suite_name, query).run(expectation_parameters=parameters)
+            result = self._checkpoint(suite_name, query, document).run(
+                expectation_parameters=parameters
+            )
         ((result_id, validation),) = result.run_results.items()
         self._undocumented.append(result_id)
-        document = load_suite_document(suite_name)
+        document = document or load_suite_document(suite_name)
         failed = [
             failing_condition(
                 item.expectation_config.type, item.expectation_config.kwargs, parameters
@@ -154,13 +158,15 @@ class GxValidator:
         if left:  # a GX upgrade linked a CDN file we do not vendor yet
             warnings.warn(f"Data Docs still load from the network: {left[:3]}", stacklevel=2)
 
-    def _checkpoint(self, suite_name: str, query: str) -> Any:
+    def _checkpoint(
+        self, suite_name: str, query: str, document: Mapping[str, Any] | None = None
+    ) -> Any:
         """The suite's checkpoint on ``query``, stored once per validator (storing a suite and
         checkpoint costs each time)."""
         if (suite_name, query) in self._checkpoints:
             return self._checkpoints[suite_name, query]
         gx, context = self._gx, self._context
-        document = load_suite_document(suite_name)
+        document = document or load_suite_document(suite_name)
         suite = context.suites.add_or_update(
             gx.ExpectationSuite(
                 name=document["name"],

@@ -67,9 +67,11 @@ def pending_landing_files(landing_dir: Path, ledger: LedgerPaths) -> list[Path]:
 # The pending batch as the raw_prices suite sees it, in SQL: the latest fetch of each ticker and
 # date among the pending files (the later file breaks ties of equal fetch stamps), unless a
 # later retraction says the source no longer holds it (such rows do not count: they are not
-# judged, and the file is accepted with its other rows), with the
-# landing file it comes from, and each row's absolute return against the ticker's previous row
-# in the batch (for the jump warning). NaN prices become NULL: GX counted NaN as missing on
+# judged, and the file is accepted with its other rows), with the landing file it comes from,
+# each row's absolute return against the ticker's previous row in the batch (for the jump
+# warning) and its adj_close against the ticker's previous plausible adj_close in the batch (in
+# (0, PRICE_CEILING]; for the 100x rule: a row after an absurd one is measured against the last
+# sane price, so only the absurd row breaks the rule). NaN prices become NULL: GX counted NaN as missing on
 # pandas frames, and in SQL a NaN is neither null nor below zero. Rows carry a small file number,
 # not the file name, through the two windows (sorting millions of path strings costs seconds);
 # the name is looked up at the end. The dedup and the lag window are most of the audit's time
@@ -97,9 +99,18 @@ PENDING_BATCH_SQL = """
     )
     select *,
         abs(adj_close / lag(adj_close) over (partition by ticker order by date) - 1)
-            as abs_return_in_batch
+            as abs_return_in_batch,
+        case when adj_close > 0 and adj_close <= {ceiling} then
+            adj_close / lag(
+                case when adj_close > 0 and adj_close <= {ceiling} then adj_close end
+                ignore nulls
+            ) over (partition by ticker order by date)
+        end as adj_close_ratio_in_batch
     from numbers
 """
+# The highest price any market ever quoted is far below this: the raw_prices suite's
+# ``*_not_above_1e7`` rules use the same bound (tests/faults/test_plausibility.py checks).
+PRICE_CEILING = 1e7
 
 
 def pending_batch_query(pending: Sequence[Path], retractions: Sequence[Path] = ()) -> str:
@@ -115,7 +126,10 @@ def pending_batch_query(pending: Sequence[Path], retractions: Sequence[Path] = (
         f"case when isnan({c}) then null else {c} end as {c}" for c in VALUE_COLUMNS
     )
     return PENDING_BATCH_SQL.format(
-        fetches=fetches, nan_as_null=nan_as_null, retracted=retracted_keys_sql(retractions)
+        fetches=fetches,
+        nan_as_null=nan_as_null,
+        ceiling=repr(PRICE_CEILING),
+        retracted=retracted_keys_sql(retractions),
     )
 
 

@@ -13,6 +13,7 @@ and written to the ledger in DuckDB; Python holds only counts and a few rows for
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
@@ -22,16 +23,23 @@ from typing import Any
 import duckdb
 
 from orchestration import settings
-from orchestration.quality.outcomes import SuiteOutcome
-from orchestration.quality.sql_conditions import compound_key, literal, with_key_counts
+from orchestration.quality.outcomes import ExpectationOutcome, SuiteOutcome
+from orchestration.quality.sql_conditions import (
+    compound_key,
+    identifier,
+    literal,
+    with_key_counts,
+)
 from orchestration.quality.suites import load_suite_document
 
 DEFAULT_MAX_QUARANTINE_SHARE = settings.MAX_QUARANTINE_SHARE.default
 # The staged batch's table, and the view of its rows that broke critical rules.
 BATCH_TABLE = "pending_batch"
 BAD_ROWS_VIEW = "bad_rows"
-# What a preview shows of a bad row.
-PREVIEW_COLUMNS = ["ticker", "date", "close", "rules", "landing_file"]
+# What a preview shows of a bad row: ``broken`` names each broken rule with the value that
+# broke it (``close_not_above_1e7: close=1e+308``), ``landing_file`` the file it came from.
+PREVIEW_COLUMNS = ["ticker", "date", "close", "rules", "broken", "landing_file"]
+_PLAIN_COLUMN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 # How many quarantined tickers a blocked run's message names (with their row counts).
 NAMED_TICKERS = 5
 
@@ -72,7 +80,7 @@ class BatchVerdict:
         parts = []
         if self.blocking_count:
             rows = "; ".join(
-                f"{r['ticker']} {r['date']} close={r['close']} [{r['rules']}]"
+                f"{r['ticker']} {r['date']} close={r['close']} [{r.get('broken') or r['rules']}]"
                 + (f" in {r['landing_file']}" if r.get("landing_file") else "")
                 for r in self.blocking_preview[: settings.PREVIEW_ROWS]
             )
@@ -106,7 +114,8 @@ class BatchVerdict:
 
 def bad_rows_query(outcome: SuiteOutcome, table: str = BATCH_TABLE) -> str:
     """The rows of ``table`` that broke a failed critical rule, with a ``rules`` column listing
-    the rules each broke (in the suite's order)."""
+    the rules each broke (in the suite's order) and a ``broken`` column naming each with the
+    value of its column (``close_not_above_1e7: close=1e+308``)."""
     failed = [e for e in outcome.failed_critical if e.condition is not None]
     rows = with_key_counts(
         f"select * from {table}",
@@ -114,12 +123,29 @@ def bad_rows_query(outcome: SuiteOutcome, table: str = BATCH_TABLE) -> str:
         [e.condition for e in failed],
     )
     if not failed:
-        return f"select landing_file, ticker, date, close, '' as rules from {table} where false"
+        return (
+            "select landing_file, ticker, date, close, '' as rules, '' as broken "
+            f"from {table} where false"
+        )
     rules = ", ".join(f"case when {e.condition} then {literal(e.rule)} end" for e in failed)
     where = " or ".join(e.condition for e in failed)
     return (
-        f"select landing_file, ticker, date, close, concat_ws(',', {rules}) as rules "
+        f"select landing_file, ticker, date, close, concat_ws(',', {rules}) as rules, "
+        f"concat_ws('; ', {', '.join(_broken(e) for e in failed)}) as broken "
         f"from ({rows}) where {where}"
+    )
+
+
+def _broken(expectation: ExpectationOutcome) -> str:
+    """SQL naming the rule a row broke, with its column's value when the rule has one column
+    (text in SQL: a date before 1677 or an infinite price never passes through pandas)."""
+    column = expectation.column
+    if column is None or not _PLAIN_COLUMN.match(column):
+        return f"case when {expectation.condition} then {literal(expectation.rule)} end"
+    label = literal(f"{expectation.rule}: {column}=")
+    return (
+        f"case when {expectation.condition} then "
+        f"{label} || coalesce(cast({identifier(column)} as varchar), 'null') end"
     )
 
 
@@ -172,7 +198,14 @@ def audit_price_batch(
     batch_failures = [e.rule for e in outcome.failed_critical if e.condition is None]
     if batch_failures:  # one more blocking "row" standing for the whole batch
         blocking_preview.append(
-            {"ticker": "(batch)", "date": None, "close": None, "rules": ",".join(batch_failures)}
+            {
+                "ticker": "(batch)",
+                "date": None,
+                "close": None,
+                "rules": ",".join(batch_failures),
+                "broken": ",".join(batch_failures),
+                "landing_file": None,
+            }
         )
         blocking_rules = sorted({*blocking_rules, *batch_failures})
     tickers = connection.execute(

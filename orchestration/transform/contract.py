@@ -3,7 +3,8 @@
 A model's or seed's ``meta.hashpivot`` says whether it is published to BI tools
 (``published: true``), which Great Expectations suite of ``expectations/`` guards it
 (``gx_suite``) and, for a daily table, how many recent days that suite validates
-(``gx_recent_days``). Publishing, the checks and the tests read it from dbt's manifest, so adding
+(``gx_recent_days``); a published table's numeric columns are checked finite and plausible
+unless it declares ``check_values: false``. Publishing, the checks and the tests read it from dbt's manifest, so adding
 a mart to the published contract is one line of YAML.
 """
 
@@ -24,6 +25,9 @@ class WarehouseTable:
     published: bool
     gx_suite: str | None
     gx_recent_days: int | None
+    # Published tables get the generated plausibility check (quality/published_values.py)
+    # unless they opt out (quarantined_prices lists the absurd rows it set aside).
+    check_values: bool = True
 
     @property
     def relation(self) -> str:
@@ -51,7 +55,7 @@ def warehouse_tables(manifest_path: Path) -> tuple[WarehouseTable, ...]:
         declared = node["config"].get("meta", {}).get("hashpivot")
         if not declared:
             continue
-        unknown = set(declared) - {"published", "gx_suite", "gx_recent_days"}
+        unknown = set(declared) - {"published", "gx_suite", "gx_recent_days", "check_values"}
         if unknown:
             raise ValueError(f"{node['original_file_path']}: unknown meta.hashpivot {unknown}")
         tables.append(
@@ -63,6 +67,7 @@ def warehouse_tables(manifest_path: Path) -> tuple[WarehouseTable, ...]:
                     published=bool(declared.get("published", False)),
                     gx_suite=declared.get("gx_suite"),
                     gx_recent_days=declared.get("gx_recent_days"),
+                    check_values=bool(declared.get("check_values", True)),
                 ),
             )
         )

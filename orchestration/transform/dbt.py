@@ -185,16 +185,23 @@ def build_inputs_fingerprint(
 
 
 def project_fingerprint(
-    project_dir: Path, vars_: Mapping[str, str], retractions: Sequence[Path] = ()
+    project_dir: Path,
+    vars_: Mapping[str, str],
+    retractions: Sequence[Path] = (),
+    damaged_landing: Path | None = None,
 ) -> str:
-    """The dbt project's files (models, macros, seeds, tests, config), the dbt vars and the
-    retraction files: what an incremental build assumes unchanged since the build it continues.
-    New landed data (the ledger) is left out: it is what incremental builds are for. A new
-    retraction (rare: a row or file removed from its source) takes rows away, which the
-    incremental price model does not do, so it makes the next build a full refresh."""
+    """The dbt project's files (models, macros, seeds, tests, config), the dbt vars, the
+    retraction files and the landing files set aside as unreadable: what an incremental build
+    assumes unchanged since the build it continues. New landed data (the ledger) is left out:
+    it is what incremental builds are for. A new retraction (rare: a row or file removed from
+    its source) takes rows away, and a damaged landing file may have held rows now only in the
+    warehouse; the incremental price model handles neither, so each makes the next build a full
+    refresh."""
     digest = hashlib.sha256(json.dumps(dict(vars_), sort_keys=True).encode())
     _hash_project(digest, project_dir)
     _hash_names(digest, retractions)
+    if damaged_landing is not None and damaged_landing.is_dir():
+        _hash_names(digest, [Path(f"damaged/{path.name}") for path in damaged_landing.iterdir()])
     return digest.hexdigest()
 
 
@@ -310,8 +317,12 @@ def build_dbt_assets() -> dg.AssetsDefinition:
                 "is rebuilt from the landed prices and the seeds (dbt build --full-refresh)."
             )
         # Taken before the build: a file edited while dbt runs forces the next build to be full.
+        paths = data_paths()
         fingerprint = project_fingerprint(
-            DBT_PROJECT_DIR, vars_, retraction_files(data_paths().landing_retractions)
+            DBT_PROJECT_DIR,
+            vars_,
+            retraction_files(paths.landing_retractions),
+            paths.landing_damaged,
         )
         full_refresh = needs_full_refresh(warehouse, fingerprint)
         if full_refresh:
@@ -331,7 +342,14 @@ def build_dbt_assets() -> dg.AssetsDefinition:
         keep_partial_parse(invocation.target_path, project)
         yield from with_table_metadata(events, warehouse, context)
         if failure is not None:
-            raise failure
+            # A model that raised (int_as_of_date refusing an --as-of) says why in its own
+            # words: that is the step's failure message, the first line after the steps.
+            message = first_model_error(
+                project.project_dir / invocation.target_path / "run_results.json"
+            )
+            if message is None:
+                raise failure
+            raise dg.Failure(description=message) from failure
         # Only a build that succeeded is recorded, and only a build of every dbt asset (a
         # subset leaves the rest of the warehouse as it was).
         if not context.is_subset:
@@ -369,10 +387,57 @@ def keep_partial_parse(invocation_target: Path, project: DbtProject) -> None:
         shutil.rmtree(folder, ignore_errors=True)
 
 
+def first_model_error(run_results: Path) -> str | None:
+    """The message of the first dbt node that errored (not a test that failed), without dbt's
+    and DuckDB's prefixes: ``as-of 1990-01-01 refused: ...``; None when none errored."""
+    if not run_results.exists():
+        return None
+    results = json.loads(run_results.read_text()).get("results", [])
+    for result in results:
+        if result.get("status") == "error" and result.get("unique_id", "").startswith("model."):
+            message = str(result.get("message") or "").strip()
+            for prefix in ("Invalid Input Error:",):
+                if prefix in message:
+                    message = message.split(prefix, 1)[1]
+            name = result["unique_id"].rsplit(".", 1)[-1]
+            return f"dbt model {name}: {' '.join(message.split())}"
+    return None
+
+
+AS_OF_MODEL = "int_as_of_date"
+
+
+def as_of_metadata(connection: Any, schema: str) -> dict[str, Any]:
+    """The effective and requested as-of dates of the build, and a warning when the requested
+    date was after the last price and was clamped to it."""
+    row = connection.execute(
+        f"select as_of_date, requested_as_of_date, latest_price_date, is_clamped "
+        f"from {schema}.{AS_OF_MODEL}"
+    ).fetchone()
+    if row is None:
+        return {}
+    as_of, requested, latest, clamped = row
+    metadata: dict[str, Any] = {
+        "as_of_date": dg.MetadataValue.text(str(as_of)),
+        "requested_as_of_date": dg.MetadataValue.text(str(requested) if requested else "latest"),
+    }
+    if clamped:
+        metadata["as_of_warning"] = dg.MetadataValue.text(as_of_warning(requested, latest))
+    return metadata
+
+
+def as_of_warning(requested: Any, latest: Any) -> str:
+    return (
+        f"as-of {requested} is after the last price date {latest}: every mart is as of "
+        f"{latest} (prices and contracts alike)"
+    )
+
+
 def with_table_metadata(
     events: list[Any], warehouse: Path, context: dg.AssetExecutionContext
 ) -> Iterator[Any]:
-    """The dbt events, each materialization with its table's row count and typed columns."""
+    """The dbt events, each materialization with its table's row count and typed columns (and
+    int_as_of_date's with the as-of dates, see ``as_of_metadata``)."""
     import duckdb
 
     from orchestration.transform.table_metadata import column_descriptions, table_metadata
@@ -387,6 +452,10 @@ def with_table_metadata(
                 spec = context.assets_def.specs_by_key[key]
                 schema, name = key.path[0], key.path[-1]
                 extra = table_metadata(connection, schema, name, column_descriptions(spec.metadata))
+                if name == AS_OF_MODEL:
+                    extra = {**extra, **as_of_metadata(connection, schema)}
+                    if "as_of_warning" in extra:
+                        context.log.warning(extra["as_of_warning"].value)
                 event = event.with_metadata({**event.metadata, **extra})
             yield event
 

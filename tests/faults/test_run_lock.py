@@ -102,7 +102,12 @@ def test_leftovers_are_removed_and_named(tmp_path: Path) -> None:
     kept = paths.landing_prices / "2026__demo__run.parquet"
     kept.write_text("a landed file")
     removed = remove_leftovers(paths)
-    reported = [*leftovers[:2], paths.landing_scratch, paths.audit_scratch.parent]
+    reported = [
+        leftovers[0],
+        leftovers[1].parent,  # the whole half-built version folder
+        paths.landing_scratch,
+        paths.audit_scratch.parent,
+    ]
     assert sorted(removed) == sorted(str(p.relative_to(paths.root)) for p in reported)
     assert not any(p.exists() for p in leftovers)
     assert kept.exists()
@@ -162,15 +167,15 @@ def test_a_killed_holder_is_taken_over_and_its_leftovers_removed(tmp_path: Path)
 
 
 def _make_leftovers(paths) -> list[Path]:
-    """What dead runs leave: a hidden temporary landing file, a half-built published file, and
-    scratch databases of the landing step and the audit (whose folders are removed)."""
+    """What dead runs leave: a hidden temporary landing file, a half-built published version,
+    and scratch databases of the landing step and the audit (whose folders are removed)."""
     paths.landing_prices.mkdir(parents=True, exist_ok=True)
-    paths.published.root.mkdir(parents=True, exist_ok=True)
+    paths.published.building("dead-run").mkdir(parents=True, exist_ok=True)
     paths.landing_scratch.mkdir(parents=True, exist_ok=True)
     paths.audit_scratch.parent.mkdir(parents=True, exist_ok=True)
     files = [
         paths.landing_prices / ".2026__demo__dead.parquet.4242.tmp",
-        paths.published.building_duckdb("dead-run"),
+        paths.published.building("dead-run") / "marts.duckdb",
         paths.landing_scratch / "landing-4242-x.duckdb",
         paths.audit_scratch,
     ]

@@ -122,7 +122,7 @@ def test_the_checks_name_the_bad_rows(audited) -> None:
     critical, warnings = suite_check_results(outcome, LANDED_PRICES, "index.html")
     assert not critical.passed
     assert not warnings.passed
-    assert critical.metadata["suite_expectations"].value == 14
+    assert critical.metadata["suite_expectations"].value == 23
     assert critical.metadata["suite_failed"].value == 4
     assert critical.metadata["unexpected_counts"].value["close_positive"] == 3
     bad_rows = critical.metadata["bad_rows"].value

@@ -72,6 +72,7 @@ def clean_prices(rows: int = 3) -> pd.DataFrame:
             "volume": 1000.0,
             "price_source": "csv",
             "abs_return_in_batch": 0.01,
+            "adj_close_ratio_in_batch": 1.01,
         }
     )
 

@@ -91,6 +91,7 @@ def open_source(
     ticker_changes: Sequence[TickerChange],
     csv_stamps_path: Path,
     yahoo: YahooBoundary,
+    reread_unchanged: bool = False,
 ) -> PriceSource:
     """The source called ``name`` (not ``auto``: resolve it first), set up for this run."""
     if name == "demo":
@@ -108,7 +109,7 @@ def open_source(
             options.csv_dir,
             ticker_changes=ticker_changes,
             stamps_path=csv_stamps_path,
-            reread_unchanged=options.backfill,
+            reread_unchanged=reread_unchanged,
         )
     if name == "yfinance":
         # yfinance (with curl_cffi) is imported only by runs that use Yahoo: it costs a second

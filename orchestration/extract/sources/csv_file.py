@@ -371,7 +371,8 @@ def _parse_trading_dates(cells: np.ndarray) -> tuple[np.ndarray, _RowProblem | N
     reason = (
         "date is empty"
         if not value
-        else f"date {value!r} is not a date (expected YYYY-MM-DD, optionally with a time)"
+        else f"date {value!r} is not a date (expected YYYY-MM-DD, optionally with a time, "
+        "between 1677-09-22 and 2262-04-11)"
     )
     return dates, _RowProblem(row, reason)
 
@@ -393,14 +394,28 @@ def _fast_trading_dates(cells: np.ndarray) -> np.ndarray | None:
     if stamps.hasnans:
         return None
     if not has_offset:
-        return np.array(stamps.normalize(), dtype=_DATE_DTYPE)
+        return _nanosecond_dates(stamps.normalize())
     exchange = stamps.tz_convert(EXCHANGE_TZ).tz_localize(None).normalize()
-    dates = np.array(exchange, dtype=_DATE_DTYPE)
+    dates = _nanosecond_dates(exchange)
     midnight = np.fromiter((cell[11:19] == "00:00:00" for cell in cells), bool, len(cells))
     if midnight.any():
         written = pd.to_datetime([cell[:10] for cell in cells[midnight]], format="%Y-%m-%d")
-        dates[midnight] = np.array(written, dtype=_DATE_DTYPE)
+        dates[midnight] = _nanosecond_dates(written)
     return dates
+
+
+# The dates a datetime64[ns] can hold. pandas parses a stamp outside them (1600-01-03) with a
+# coarser unit, and a plain cast to nanoseconds wraps it silently (1600-01-03 became 2184-07-22).
+_FIRST_NS_DATE = np.datetime64("1677-09-22", "us")
+_LAST_NS_DATE = np.datetime64("2262-04-11", "us")
+
+
+def _nanosecond_dates(values: object) -> np.ndarray:
+    """``values`` (tz-naive datetimes of any unit) as datetime64[ns], NaT where a date is
+    outside what nanoseconds can hold: the row is then reported as a bad date, never wrapped."""
+    dates = np.array(values, dtype="datetime64[us]")
+    dates[(dates < _FIRST_NS_DATE) | (dates > _LAST_NS_DATE)] = np.datetime64("NaT")
+    return dates.astype(_DATE_DTYPE)
 
 
 def _fast_layout(stamp: object) -> tuple[str, bool] | None:
@@ -418,12 +433,12 @@ def _any_trading_dates(cells: np.ndarray) -> np.ndarray:
     local = pd.to_datetime(
         parts["day"] + " " + parts["time"].fillna("00:00:00"), format="ISO8601", errors="coerce"
     )
-    dates = np.array(local.dt.normalize(), dtype=_DATE_DTYPE)
+    dates = _nanosecond_dates(local.dt.normalize())
     shifted = (parts["offset"].notna() & local.notna() & (local != local.dt.normalize())).to_numpy()
     if shifted.any():
         stamps = pd.DatetimeIndex(pd.to_datetime(text[shifted], format="ISO8601", utc=True))
         exchange = stamps.tz_convert(EXCHANGE_TZ).tz_localize(None).normalize()
-        dates[shifted] = np.array(exchange, dtype=_DATE_DTYPE)
+        dates[shifted] = _nanosecond_dates(exchange)
     return dates
 
 

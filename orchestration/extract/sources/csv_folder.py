@@ -303,14 +303,23 @@ class MinimalFilesScan:
         self.files = dict(files)
         self.price_source = price_source
         tickers = list(self.files)
+        # file_index is the file's position in the read_csv list (DuckDB's file_index virtual
+        # column): rows are matched to their ticker by it, never by the path string, which
+        # would ride along every row (and grow with the folder's path) until the join.
         files_table = pa.table(
             {
+                "file_index": list(range(len(tickers))),
                 "path": [str(self.files[ticker]) for ticker in tickers],
                 "ticker": tickers,
                 "window_start": [windows[ticker] for ticker in tickers],
             },
             schema=pa.schema(
-                [("path", pa.string()), ("ticker", pa.string()), ("window_start", pa.date32())]
+                [
+                    ("file_index", pa.int64()),
+                    ("path", pa.string()),
+                    ("ticker", pa.string()),
+                    ("window_start", pa.date32()),
+                ]
             ),
         )
         create_temp_table(connection, "scan_files", files_table)
@@ -319,7 +328,8 @@ class MinimalFilesScan:
         # COPY takes no parameters, so the file list is a literal. Date is read as text: only
         # a YYYY-MM-DD date is taken here, anything else goes to the parser (which knows
         # yfinance's timestamp layouts and refuses ambiguous ones). Rows whose date does not
-        # parse are kept whatever the window, so that vet() sees them.
+        # parse are kept whatever the window, so that vet() sees them. The list's order is
+        # scan_files.file_index.
         paths = sql_string_list(str(path) for path in self.files.values())
         return f"""
             select
@@ -339,12 +349,11 @@ class MinimalFilesScan:
                 delim = ',',
                 quote = '"',
                 columns = {{'Date': 'VARCHAR', 'Close': 'DOUBLE'}},
-                filename = true,
                 store_rejects = true,
                 rejects_table = 'scan_rejected_rows',
                 rejects_scan = 'scan_rejected_files'
             ) as raw
-            inner join scan_files on raw.filename = scan_files.path
+            inner join scan_files on raw.file_index = scan_files.file_index
             where
                 scan_files.window_start is null
                 or length(raw.Date) <> 10
