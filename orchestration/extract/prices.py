@@ -175,6 +175,7 @@ def extract_prices(
         landing_dir, demo=source.label == DEMO_SOURCE, retractions=retractions
     )
     windows = fetch_windows([company.ticker for company in universe], watermarks, options)
+    windows = reach_back_to_pending(windows, _first_pending_dates(paths, landed_before))
     report = ExtractionReport(
         run_id=run_id,
         requested_source=options.source,
@@ -251,6 +252,41 @@ def extract_prices(
             + "; ".join(f"{ticker}: {reason}" for ticker, reason in report.failed.items())
         )
     return report
+
+
+def reach_back_to_pending(
+    windows: Mapping[str, date | None], first_pending: Mapping[str, date]
+) -> dict[str, date | None]:
+    """Each window reaches back to the ticker's first landed row the audit has not accepted
+    yet: every pending row is compared with its source again, so a blocking row removed from
+    (or fixed in) its source is retracted (or revised) however old it is."""
+    return {
+        ticker: start
+        if start is None or ticker not in first_pending
+        else min(start, first_pending[ticker])
+        for ticker, start in windows.items()
+    }
+
+
+def _first_pending_dates(paths: DataPaths, landing_files: Sequence[Path]) -> dict[str, date]:
+    """First date per ticker among the landing files the audit ledger has not accepted; none
+    before the first audit (no ledger), when nothing is known pending."""
+    if not landing_files or not paths.ledger.accepted.is_dir():
+        return {}
+    import duckdb
+
+    from orchestration.quality.ledger import accepted_file_names
+
+    accepted = accepted_file_names(paths.ledger)
+    pending = [str(path) for path in landing_files if path.name not in accepted]
+    if not pending:
+        return {}
+    with duckdb.connect() as connection:
+        rows = connection.execute(
+            "select ticker, min(date) from read_parquet($files) group by ticker",
+            {"files": pending},
+        ).fetchall()
+    return dict(rows)
 
 
 def _streamed_keys(keys_sql: str | None, replaced: frozenset[str]) -> str | None:

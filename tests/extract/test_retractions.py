@@ -14,7 +14,7 @@ from orchestration.extract.landed import landed_files, read_watermarks
 from orchestration.extract.prices import ExtractionOptions, extract_prices
 from orchestration.extract.retractions import retraction_files
 from orchestration.paths import DataPaths
-from orchestration.quality.ledger import stage_pending_batch
+from orchestration.quality.ledger import record_audit, stage_pending_batch
 
 RUN_AT = datetime(2026, 11, 27, 22, 0, tzinfo=UTC)
 FULL_HEADER = "Date,Open,High,Low,Close,Adj Close,Volume\n"
@@ -116,3 +116,24 @@ def test_a_removed_non_curated_file_is_retracted_and_a_removed_curated_one_fails
     seeds = ExtractionOptions(source="csv", csv_dir=folder, universe="seeds", max_failed_share=1)
     (folder / "YYYY.csv").unlink()
     assert run(seeds, data, small_companies_seed, "r3", 22).rows_retracted_by_ticker == {}
+
+
+def test_a_pending_row_however_old_is_compared_again_and_retracted(
+    tmp_path: Path, small_companies_seed: Path
+) -> None:
+    data, folder = tmp_path / "data", tmp_path / "csv"
+    folder.mkdir()
+    days = pd.bdate_range("2025-01-02", periods=30)
+    lines = [f"{day.date()},{0 if number == 3 else 10 + number}" for number, day in enumerate(days)]
+    (folder / "AAA.csv").write_text("Date,Close\n" + "\n".join(lines) + "\n")
+    options = ExtractionOptions(source="csv", csv_dir=folder, universe="all", max_failed_share=1)
+    run(options, data, small_companies_seed, "r1", 20)
+    # An audit ran (the ledger exists) and blocked: nothing accepted, the file is pending.
+    ledger = DataPaths(data).ledger
+    record_audit(ledger, accepted=[], run_id="audit", audited_at=RUN_AT)
+
+    # The zero close, weeks before the watermark, is removed from the file.
+    (folder / "AAA.csv").write_text("Date,Close\n" + "\n".join(lines[:3] + lines[4:]) + "\n")
+    report = run(options, data, small_companies_seed, "r2", 21)
+    assert report.rows_retracted_by_ticker == {"AAA": 1}
+    assert list(retracted(data)["date"]) == [days[3].date()]

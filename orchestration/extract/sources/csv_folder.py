@@ -363,7 +363,8 @@ class MinimalFilesScan:
 
     def keys_sql(self) -> str:
         """SELECT of the (ticker, date) keys the files hold (every date that parses), for the
-        retractions: a second, key-only scan, run only when a ticker has landed rows."""
+        retractions: a second, key-only scan, run only when a ticker has landed rows. Rows
+        are matched to their ticker by file_index, like ``select_sql``."""
         paths = sql_string_list(str(path) for path in self.files.values())
         return f"""
             select scan_files.ticker, try_cast(raw.Date as date) as date
@@ -374,10 +375,9 @@ class MinimalFilesScan:
                 delim = ',',
                 quote = '"',
                 columns = {{'Date': 'VARCHAR', 'Close': 'VARCHAR'}},
-                filename = true,
                 ignore_errors = true
             ) as raw
-            inner join scan_files on raw.filename = scan_files.path
+            inner join scan_files on raw.file_index = scan_files.file_index
         """
 
     def rejected_tickers(self, connection: duckdb.DuckDBPyConnection, summary: str) -> set[str]:
