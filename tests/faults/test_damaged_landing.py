@@ -71,7 +71,10 @@ def test_a_truncated_landing_file_is_set_aside_and_its_rows_landed_again(
     assert third.rows_landed_by_ticker == {"IREN": 2}  # the two days only that file held
     assert current_rows(paths) == expected
     # The warehouse may hold rows only that file had: its next build is a full refresh.
-    assert project_fingerprint(tmp_path, {}, damaged_landing=paths.landing_damaged) != fingerprint_before
+    assert (
+        project_fingerprint(tmp_path, {}, damaged_landing=paths.landing_damaged)
+        != fingerprint_before
+    )
     # And the next run is an ordinary one.
     fourth = extract(options, paths, small_companies_seed, 4)
     assert fourth.rows_landed == 0
