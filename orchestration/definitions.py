@@ -32,11 +32,28 @@ weekday_after_close_schedule = dg.ScheduleDefinition(
     "rebuild, check and publish).",
 )
 
+# The retraction files (landing/retractions/, see extract/retractions.py) are written by the
+# landed_prices step; dbt reads them as a source. Declared here so the catalog (owners, domain,
+# freshness) and the lineage show them; materializations come from landed_prices' runs.
+landing_retractions = dg.AssetSpec(
+    key=dg.AssetKey(["landing", "retractions"]),
+    group_name="extract",
+    deps=[landed_prices],
+    kinds={"parquet"},
+    description=(
+        "Landed rows their source no longer holds (a line removed from a CSV file, a removed "
+        "non-curated file), one immutable Parquet file per run under "
+        "`<data dir>/landing/retractions/`, written by landed_prices; dbt's audited prices "
+        "leave the retracted rows out."
+    ),
+)
+
 defs = dg.Definitions(
     assets=dg.map_asset_specs(
         annotate,
         [
             landed_prices,
+            landing_retractions,
             price_audit,
             build_dbt_assets(),
             pivot_index_chart,
