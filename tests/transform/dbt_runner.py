@@ -7,6 +7,7 @@ import json
 import subprocess
 from pathlib import Path
 
+from orchestration.extract.retractions import ensure_retractions
 from orchestration.paths import data_paths
 from orchestration.transform.dbt import DBT_EXECUTABLE, dbt_environment
 from tests.conftest import PROJECT_ROOT
@@ -21,6 +22,8 @@ def run_dbt(
     """`dbt <args>` on the project with its data dir's paths under ``data_dir``; with ``check``, fails
     the test with dbt's output when dbt fails."""
     (data_dir / "warehouse").mkdir(parents=True, exist_ok=True)
+    # What the pipeline prepares before dbt runs (transform.dbt.prepare_dbt_environment).
+    ensure_retractions(data_paths(data_dir).landing_retractions)
     environ = clean_environ()
     environ.update(dbt_environment(data_paths(data_dir)))
     result = subprocess.run(
