@@ -59,6 +59,11 @@ CSV_SOURCE = "csv"
 MINIMAL_HEADER = "date,close"
 # A header line alone (plus a line end) is this long at most: such a file has no data rows.
 _HEADER_ONLY_MAX_BYTES = len(MINIMAL_HEADER) + 3
+# Rows DuckDB's reader rejects are kept in these tables, for rejected_tickers.
+STORE_REJECTS = (
+    "store_rejects = true, rejects_table = 'scan_rejected_rows', "
+    "rejects_scan = 'scan_rejected_files'"
+)
 # Files parsed one by one are appended to the fetched table in batches of this many.
 _FALLBACK_BATCH_FILES = 500
 
@@ -330,7 +335,6 @@ class MinimalFilesScan:
         # yfinance's timestamp layouts and refuses ambiguous ones). Rows whose date does not
         # parse are kept whatever the window, so that vet() sees them. The list's order is
         # scan_files.file_index.
-        paths = sql_string_list(str(path) for path in self.files.values())
         return f"""
             select
                 scan_files.ticker,
@@ -342,17 +346,7 @@ class MinimalFilesScan:
                 raw.Close as adj_close,
                 cast(null as double) as volume,
                 {sql_string(self.price_source)} as price_source
-            from read_csv(
-                {paths},
-                header = true,
-                auto_detect = false,
-                delim = ',',
-                quote = '"',
-                columns = {{'Date': 'VARCHAR', 'Close': 'DOUBLE'}},
-                store_rejects = true,
-                rejects_table = 'scan_rejected_rows',
-                rejects_scan = 'scan_rejected_files'
-            ) as raw
+            from {self._read_files("DOUBLE", STORE_REJECTS)} as raw
             inner join scan_files on raw.file_index = scan_files.file_index
             where
                 scan_files.window_start is null
@@ -361,22 +355,27 @@ class MinimalFilesScan:
                 or try_cast(raw.Date as date) >= scan_files.window_start
         """
 
-    def keys_sql(self) -> str:
-        """SELECT of the (ticker, date) keys the files hold (every date that parses), for the
-        retractions: a second, key-only scan, run only when a ticker has landed rows. Rows
-        are matched to their ticker by file_index, like ``select_sql``."""
+    def _read_files(self, close_type: str, error_handling: str) -> str:
+        """DuckDB's ``read_csv`` of the minimal files (Date as text, Close as ``close_type``),
+        with ``error_handling`` for rows it cannot read; rows carry ``file_index``."""
         paths = sql_string_list(str(path) for path in self.files.values())
-        return f"""
-            select scan_files.ticker, try_cast(raw.Date as date) as date
-            from read_csv(
+        return f"""read_csv(
                 {paths},
                 header = true,
                 auto_detect = false,
                 delim = ',',
                 quote = '"',
-                columns = {{'Date': 'VARCHAR', 'Close': 'VARCHAR'}},
-                ignore_errors = true
-            ) as raw
+                columns = {{'Date': 'VARCHAR', 'Close': '{close_type}'}},
+                {error_handling}
+            )"""
+
+    def keys_sql(self) -> str:
+        """SELECT of the (ticker, date) keys the files hold (every date that parses), for the
+        retractions: a second, key-only scan, run only when a ticker has landed rows. Rows
+        are matched to their ticker by file_index, like ``select_sql``."""
+        return f"""
+            select scan_files.ticker, try_cast(raw.Date as date) as date
+            from {self._read_files("VARCHAR", "ignore_errors = true")} as raw
             inner join scan_files on raw.file_index = scan_files.file_index
         """
 
