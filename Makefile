@@ -14,6 +14,9 @@ export UV_PYTHON_DOWNLOADS := never
 # source in every process: seconds of every run, dbt call and code-location load.
 export UV_COMPILE_BYTECODE := 1
 DASHBOARD_PORT ?= 8000
+# pytest-xdist workers for `make test`: one per core, at most 4 (each may run a whole pipeline,
+# DuckDB capped at 2 GB). TEST_WORKERS=0 runs the tests in one process.
+TEST_WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 1); [ $$n -gt 4 ] && n=4; echo $$n)
 UV := $(shell command -v uv 2>/dev/null || echo "$(PYTHON) -m uv")
 
 .PHONY: run test lint ui bench venv clean dashboard dashboard-dev
@@ -33,8 +36,8 @@ venv: $(VENV)/.synced
 run: venv  ## Land prices and build everything (hashpivot run); options via HASHPIVOT_* env vars
 	$(BIN)/hashpivot run
 
-test: venv  ## The test suite (no network needed)
-	$(BIN)/pytest
+test: venv  ## The test suite (no network needed), one worker per core (at most 4)
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadgroup
 
 faults: venv  ## kill -9 at random points of 20 runs, checking nothing is lost or torn (about 10 min)
 	HASHPIVOT_FAULT_KILLS=$${HASHPIVOT_FAULT_KILLS:-20} $(BIN)/pytest -s tests/faults/test_kill_loop.py
