@@ -170,6 +170,36 @@ def test_an_unknown_meta_key_is_refused(tmp_path) -> None:
         warehouse_tables(manifest)
 
 
+def test_the_daily_prices_are_published_by_the_rows_their_model_stamps() -> None:
+    from orchestration.quality.assets import PUBLISHED_ROW_STAMPS
+    from orchestration.transform.contract import RowStamps
+
+    stamps = RowStamps("intermediate.int_prices__daily_returns", "price_date", "built_at")
+    assert dict(PUBLISHED_ROW_STAMPS) == {"fct_daily_prices": stamps}
+
+
+def test_row_stamps_naming_an_unknown_model_are_refused(tmp_path) -> None:
+    import json
+
+    import pytest
+
+    from orchestration.transform.contract import warehouse_tables
+
+    manifest = tmp_path / "manifest.json"
+    stamps = {"model": "int_missing", "date_column": "d", "stamp_column": "s"}
+    node = {
+        "resource_type": "model",
+        "name": "m",
+        "schema": "marts",
+        "alias": "m",
+        "original_file_path": "models/marts/m.sql",
+        "config": {"meta": {"hashpivot": {"published": True, "row_stamps": stamps}}},
+    }
+    manifest.write_text(json.dumps({"nodes": {"model.hashpivot.m": node}}))
+    with pytest.raises(ValueError, match=r"models/marts/m\.sql: row_stamps names an unknown model"):
+        warehouse_tables(manifest)
+
+
 def test_the_audit_is_an_asset_whose_ledger_gates_the_warehouse() -> None:
     graph = defs.resolve_asset_graph()
     accepted = dg.AssetKey(["quality", "ledger_accepted"])

@@ -24,6 +24,7 @@ PUBLISHED_TABLES = tuple(
     table for table in contract.warehouse_tables(dbt_project().manifest_path) if table.published
 )
 PUBLISHED_MARTS = contract.published_marts(PUBLISHED_TABLES)
+PUBLISHED_ROW_STAMPS = contract.published_row_stamps(PUBLISHED_TABLES)
 # Everything published and everything checked is built before the publish.
 PUBLISH_DEPS = sorted(
     {asset_key(table) for table in (*GUARDED_TABLES, *PUBLISHED_TABLES)},
@@ -98,6 +99,7 @@ def published_marts(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
             published_at=datetime.now(UTC),
             check_summary=evaluations,
             marts=PUBLISHED_MARTS,
+            row_stamps=PUBLISHED_ROW_STAMPS,
         )
     except duckdb.OutOfMemoryException as error:
         message = settings.out_of_memory_message("publishing (step published_marts)", error)

@@ -19,8 +19,10 @@ Layout (``paths.PublishedPaths``)::
 - The DuckDB file is in the v1.0.0 storage format (``BI_STORAGE_VERSION``): every BI tool embeds
   a DuckDB 1.x, which cannot read the 2.0 format our own DuckDB writes by default.
 - Daily prices (tens of millions of rows for a market-wide universe) are published by replacing
-  their recent rows, and their Parquet copy is partitioned by year: a year whose rows did not
-  change is hard-linked from the previous version, so a new day rewrites one partition.
+  only the rows dbt built since the last publish (each row carries its build's start, declared
+  in the mart's ``meta.hashpivot.row_stamps``), and their Parquet copy is partitioned by year: a
+  year whose rows did not change is hard-linked from the previous version, so a new day reads
+  and rewrites a day of rows and one partition.
 - Pruning keeps the version in use and the one before it (for readers still holding it).
 """
 
@@ -31,7 +33,7 @@ import os
 import shutil
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 
 import duckdb
@@ -39,13 +41,12 @@ import duckdb
 from orchestration import settings
 from orchestration.atomic import fsync_directory, fsync_file, replace_symlink
 from orchestration.paths import PublishedPaths
+from orchestration.transform.contract import RowStamps
 
 RUNS_TABLE = "_published_runs"
-# Marts keyed by (ticker, date) that grow by a day at a time: published by replacing their
-# recent rows (see _refresh_recent_rows), their Parquet copy partitioned by year. The window
-# covers the extraction's re-fetch days.
-RECENT_ROWS_MARTS: tuple[str, ...] = ("fct_daily_prices",)
-RECENT_DAYS = 31
+# Per mart published by its changed rows, the newest row stamp the published copy holds.
+STAMPS_TABLE = "_published_row_stamps"
+# Marts published by their changed rows get their Parquet copy partitioned by this.
 PARTITION_COLUMN = "year"
 # The storage format of the published file. DuckDB 1.0.0 (DBeaver's bundled driver) and every
 # later 1.x (Evidence, duckdb-engine with duckdb<2, Metabase's JDBC 1.4) read it; DuckDB keeps a
@@ -83,9 +84,12 @@ def publish_marts(
     published_at: datetime,
     check_summary: Mapping[str, object],
     marts: Sequence[str],
+    row_stamps: Mapping[str, RowStamps] | None = None,
 ) -> PublishReport:
     """Copy ``marts`` (the names declared published in the dbt YAML) from the warehouse's
-    ``marts`` schema into a new published version, and switch to it."""
+    ``marts`` schema into a new published version, and switch to it. The marts in
+    ``row_stamps`` (keyed by ticker and date) get only their rows built since the last publish
+    replaced, and a Parquet copy partitioned by year."""
     published.versions.mkdir(parents=True, exist_ok=True)
     previous = version_in_use(published)
     damaged = None
@@ -103,6 +107,7 @@ def publish_marts(
             building,
             warehouse,
             marts,
+            row_stamps or {},
             previous=previous,
             spill_dir=published.spill,
             run_row={
@@ -171,6 +176,7 @@ def _build_version(
     folder: Path,
     warehouse: Path,
     marts: Sequence[str],
+    row_stamps: Mapping[str, RowStamps],
     *,
     previous: PublishedVersion | None,
     spill_dir: Path,
@@ -178,11 +184,9 @@ def _build_version(
 ) -> dict[str, int]:
     """Build the version's DuckDB file and Parquet files in ``folder``.
 
-    The DuckDB file starts as a copy of the previous one. Small marts are replaced whole; the
-    daily prices get only their recent rows and new tickers replaced, and the result is then
-    compared with the warehouse table (row count and a sum of row hashes): any difference,
-    such as a revision older than the recent window, and the table is replaced whole. So the
-    published copy always equals the warehouse, and a day of new prices costs a day of rows.
+    The DuckDB file starts as a copy of the previous one. Small marts are replaced whole; a
+    mart with row stamps gets only the rows built since the last publish replaced (see
+    ``_replace_rows_built_since``), so a day of new prices costs a day of rows.
     """
     target = folder / DUCKDB_FILE
     parquet_dir = folder / PARQUET_DIR
@@ -203,11 +207,19 @@ def _build_version(
         if previous_db is not None and previous_format not in (None, BI_STORAGE_VERSION):
             _carry_over_run_log(out, previous_db)
         out.execute("attach ? as warehouse (read_only)", [str(warehouse)])
+        published_stamps = _published_stamps(out)
+        new_stamps: dict[str, datetime | None] = {}
         for mart in marts:
-            if mart in RECENT_ROWS_MARTS:
-                changed_years = _refresh_recent_rows(out, mart)
+            if mart in row_stamps:
+                stamps = row_stamps[mart]
+                changed_years = _replace_rows_built_since(
+                    out, mart, stamps, published_stamps.get(mart)
+                )
                 if changed_years is None:
                     _copy_whole(out, mart)
+                (new_stamps[mart],) = out.execute(
+                    f"select max({stamps.stamp_column}) from warehouse.{stamps.relation}"
+                ).fetchall()[0]
                 _write_partitions(
                     out,
                     mart,
@@ -233,6 +245,11 @@ def _build_version(
             else []
         )
         out.execute("detach warehouse")
+        out.execute(
+            f"create or replace table {STAMPS_TABLE} (mart varchar, stamped_through timestamptz)"
+        )
+        for mart, stamp in new_stamps.items():
+            out.execute(f"insert into {STAMPS_TABLE} values (?, ?)", [mart, stamp])
         out.execute(
             f"create table if not exists {RUNS_TABLE} (run_id varchar, published_at timestamptz, "
             "row_counts json, price_sources varchar, check_summary json)"
@@ -322,40 +339,74 @@ def storage_version(database: Path) -> str | None:
     return str(tags.get("storage_version", "")).rstrip("+") or None
 
 
-def _refresh_recent_rows(out: duckdb.DuckDBPyConnection, mart: str) -> set[int] | None:
-    """Replace the rows of the last ``RECENT_DAYS`` (before the latest published date), add the
-    tickers the published table does not have, drop those the warehouse no longer has; then
-    check the table equals the warehouse's. Returns the years whose rows were replaced; None
-    (table left as it was, to be replaced whole) when there is no published table with the
-    same columns, or when the check finds a difference."""
+def _published_stamps(out: duckdb.DuckDBPyConnection) -> dict[str, datetime]:
+    """What the copied-forward file records: per mart, the newest row stamp it holds."""
+    exists = out.execute(
+        "select count(*) from duckdb_tables() "
+        "where database_name = current_database() and table_name = ?",
+        [STAMPS_TABLE],
+    ).fetchall()[0][0]
+    if not exists:
+        return {}
+    rows = out.execute(f"select mart, stamped_through from {STAMPS_TABLE}").fetchall()
+    return {mart: stamp for mart, stamp in rows if stamp is not None}
+
+
+def _replace_rows_built_since(
+    out: duckdb.DuckDBPyConnection,
+    mart: str,
+    stamps: RowStamps,
+    stamped_through: datetime | None,
+) -> set[int] | None:
+    """Replace, per ticker with rows built after ``stamped_through``, its published rows from
+    the first such row's date on with the warehouse's; then check both tables hold as many
+    rows. Returns the years whose rows were replaced; None (table left as it was, to be
+    replaced whole) when there is no published table with the same columns, no stamp, or the
+    counts differ.
+
+    Why that suffices: dbt writes a row again (with a later stamp) whenever its values change,
+    and rewrites a ticker's tail from its first changed date, so the published rows before
+    that date are still the warehouse's. Only a row deleted without a rebuild of the ticker's
+    tail (a demo ticker's rows before its first real price) could be left behind, and that
+    leaves the published table with more rows than the warehouse's: the count catches it.
+    A full refresh stamps every row, which replaces every ticker whole.
+    """
     published_columns = _columns(out, "published", mart)
-    if not published_columns or published_columns != _columns(out, "warehouse", mart):
+    if stamped_through is None or not published_columns:
+        return None
+    if published_columns != _columns(out, "warehouse", mart):
         return None
     source = f"warehouse.marts.{mart}"
-    (latest,) = out.execute(f"select max(date) from {mart}").fetchall()[0]
-    if latest is None:
-        return None
-    cutoff = latest - timedelta(days=RECENT_DAYS)
     out.execute("begin")
     out.execute(
-        f"create or replace temp table published_tickers as select distinct ticker from {mart}"
+        f"""
+        create or replace temp table rebuilt_tails as
+        select ticker, min({stamps.date_column}) as from_date
+        from warehouse.{stamps.relation}
+        where {stamps.stamp_column} > $stamped_through
+        group by ticker
+        """,
+        {"stamped_through": stamped_through},
     )
-    removed = f"date >= $cutoff or ticker not in (select ticker from {source})"
-    added = "date >= $cutoff or ticker not in (select ticker from published_tickers)"
+    in_rebuilt_tail = (
+        "exists (select 1 from rebuilt_tails as tails "
+        "where tails.ticker = candidate.ticker and candidate.date >= tails.from_date)"
+    )
     changed_years = {
         year
         for (year,) in out.execute(
             f"""
-            select distinct year(date) from {mart} where {removed}
+            select distinct year(date) from {mart} as candidate where {in_rebuilt_tail}
             union
-            select distinct year(date) from {source} where {added}
-            """,
-            {"cutoff": cutoff},
+            select distinct year(date) from {source} as candidate where {in_rebuilt_tail}
+            """
         ).fetchall()
     }
-    out.execute(f"delete from {mart} where {removed}", {"cutoff": cutoff})
-    out.execute(f"insert into {mart} select * from {source} where {added}", {"cutoff": cutoff})
-    if _fingerprint(out, mart) == _fingerprint(out, source):
+    out.execute(f"delete from {mart} as candidate where {in_rebuilt_tail}")
+    out.execute(f"insert into {mart} select * from {source} as candidate where {in_rebuilt_tail}")
+    (published_rows,) = out.execute(f"select count(*) from {mart}").fetchall()[0]
+    (warehouse_rows,) = out.execute(f"select count(*) from {source}").fetchall()[0]
+    if published_rows == warehouse_rows:
         out.execute("commit")
         return changed_years
     out.execute("rollback")
@@ -376,15 +427,6 @@ def _columns(out: duckdb.DuckDBPyConnection, database: str, table: str) -> list[
         [table],
     ).fetchall()
     return [(name, data_type) for name, data_type in rows]
-
-
-def _fingerprint(out: duckdb.DuckDBPyConnection, relation: str) -> tuple[int, int]:
-    """Row count and the sum of the rows' hashes: equal content, equal fingerprint (whatever
-    the row order); a changed, missing or extra row changes it."""
-    (count, hashes) = out.execute(
-        f"select count(*), sum(hash(t)::hugeint) from {relation} as t"
-    ).fetchall()[0]
-    return int(count), int(hashes or 0)
 
 
 def _remove_other_versions(versions_dir: Path, keep: set[Path]) -> None:

@@ -4,8 +4,11 @@ A model's or seed's ``meta.hashpivot`` says whether it is published to BI tools
 (``published: true``), which Great Expectations suite of ``expectations/`` guards it
 (``gx_suite``) and, for a daily table, how many recent days that suite validates
 (``gx_recent_days``); a published table's numeric columns are checked finite and plausible
-unless it declares ``check_values: false``. Publishing, the checks and the tests read it from dbt's manifest, so adding
-a mart to the published contract is one line of YAML.
+unless it declares ``check_values: false``. A published table keyed by (ticker, date) whose rows
+another model stamps with the build that wrote them declares it in ``row_stamps`` (model,
+date_column, stamp_column): the publish then copies only the rows built since the last publish.
+Publishing, the checks and the tests read it from dbt's manifest, so adding a mart to the
+published contract is one line of YAML.
 """
 
 from __future__ import annotations
@@ -14,6 +17,17 @@ import json
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+
+
+@dataclass(frozen=True)
+class RowStamps:
+    """Where a published table's rows say when they were built: ``relation`` holds one row per
+    row of the table, keyed by ``ticker`` and ``date_column``, and ``stamp_column`` is the start
+    of the dbt build that wrote it (a row that changes is written again, with a later stamp)."""
+
+    relation: str  # schema.table in the warehouse
+    date_column: str
+    stamp_column: str
 
 
 @dataclass(frozen=True)
@@ -28,6 +42,7 @@ class WarehouseTable:
     # Published tables get the generated plausibility check (quality/published_values.py)
     # unless they opt out (quarantined_prices lists the absurd rows it set aside).
     check_values: bool = True
+    row_stamps: RowStamps | None = None
 
     @property
     def relation(self) -> str:
@@ -48,6 +63,11 @@ class WarehouseTable:
 def warehouse_tables(manifest_path: Path) -> tuple[WarehouseTable, ...]:
     """Every seed and model with a ``meta.hashpivot``, seeds first, each group by name."""
     manifest = json.loads(manifest_path.read_text())
+    relations = {
+        node.get("name", node["alias"]): f"{node['schema']}.{node['alias']}"
+        for node in manifest["nodes"].values()
+        if node["resource_type"] in ("seed", "model")
+    }
     tables = []
     for node in manifest["nodes"].values():
         if node["resource_type"] not in ("seed", "model"):
@@ -55,9 +75,12 @@ def warehouse_tables(manifest_path: Path) -> tuple[WarehouseTable, ...]:
         declared = node["config"].get("meta", {}).get("hashpivot")
         if not declared:
             continue
-        unknown = set(declared) - {"published", "gx_suite", "gx_recent_days", "check_values"}
+        where = node["original_file_path"]
+        unknown = set(declared) - {
+            "published", "gx_suite", "gx_recent_days", "check_values", "row_stamps"
+        }  # fmt: skip
         if unknown:
-            raise ValueError(f"{node['original_file_path']}: unknown meta.hashpivot {unknown}")
+            raise ValueError(f"{where}: unknown meta.hashpivot {unknown}")
         tables.append(
             (
                 node["resource_type"] != "seed",
@@ -68,11 +91,31 @@ def warehouse_tables(manifest_path: Path) -> tuple[WarehouseTable, ...]:
                     gx_suite=declared.get("gx_suite"),
                     gx_recent_days=declared.get("gx_recent_days"),
                     check_values=bool(declared.get("check_values", True)),
+                    row_stamps=_row_stamps(declared.get("row_stamps"), relations, where),
                 ),
             )
         )
     tables.sort(key=lambda pair: (pair[0], pair[1].name))
     return tuple(table for _, table in tables)
+
+
+def _row_stamps(declared: dict | None, relations: dict[str, str], where: str) -> RowStamps | None:
+    if declared is None:
+        return None
+    if set(declared) != {"model", "date_column", "stamp_column"}:
+        raise ValueError(f"{where}: row_stamps needs model, date_column and stamp_column")
+    if declared["model"] not in relations:
+        raise ValueError(f"{where}: row_stamps names an unknown model {declared['model']!r}")
+    return RowStamps(
+        relations[declared["model"]], declared["date_column"], declared["stamp_column"]
+    )
+
+
+def published_row_stamps(tables: tuple[WarehouseTable, ...]) -> dict[str, RowStamps]:
+    """``{published table name: its row stamps}`` for the tables that declare them."""
+    return {
+        table.name: table.row_stamps for table in tables if table.published and table.row_stamps
+    }
 
 
 def published_marts(tables: tuple[WarehouseTable, ...]) -> tuple[str, ...]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import shutil
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -12,6 +12,7 @@ import pytest
 from orchestration.paths import PublishedPaths
 from orchestration.quality.assets import gate_failures, required_checks
 from orchestration.quality.publish import publish_marts, published_copy_is_readable
+from orchestration.transform.contract import RowStamps
 from tests.pipeline import published_fingerprint
 
 MARTS = ("prices", "performance")
@@ -29,7 +30,7 @@ def make_warehouse(path: Path, rows: int, marts=MARTS) -> Path:
     return path
 
 
-def publish(warehouse: Path, published: Path, run_id: str, marts=MARTS):
+def publish(warehouse: Path, published: Path, run_id: str, marts=MARTS, row_stamps=None):
     return publish_marts(
         warehouse,
         PublishedPaths(published),
@@ -37,6 +38,7 @@ def publish(warehouse: Path, published: Path, run_id: str, marts=MARTS):
         published_at=NOW,
         check_summary={"c": True},
         marts=marts,
+        row_stamps=row_stamps,
     )
 
 
@@ -98,29 +100,86 @@ def test_publishing_needs_every_required_check_to_have_passed_in_the_run() -> No
     )
 
 
-def make_price_warehouse(path: Path, days: int, tickers=("AAA", "BBB"), revise=None) -> Path:
-    """A warehouse with marts.fct_daily_prices of ``days`` days per ticker; ``revise`` sets
-    the close of (ticker, day number) to 999."""
-    path.unlink(missing_ok=True)
-    with duckdb.connect(str(path)) as warehouse:
-        warehouse.execute("create schema marts")
-        warehouse.execute(
-            """
-            create table marts.fct_daily_prices as
-            select ticker, date '2025-01-01' + cast(day as integer) as date,
-                   100.0 + day as close, 'csv' as price_source
-            from unnest(?) as t(ticker), range(?) as r(day)
-            """,
-            [list(tickers), days],
-        )
-        if revise:
-            ticker, day = revise
+class PriceWarehouse:
+    """A warehouse shaped like the pipeline's: ``intermediate.prices`` stamps each row with the
+    build that wrote it (``built_at``), and ``marts.fct_daily_prices`` is a view over it. Each
+    ``build`` does what the incremental price model does: per ticker, the rows from its first
+    changed date on are deleted and written again with the build's stamp."""
+
+    def __init__(self, path: Path) -> None:
+        self.path, self.builds = path, 0
+        with duckdb.connect(str(path)) as warehouse:
+            warehouse.execute("create schema intermediate")
+            warehouse.execute("create schema marts")
             warehouse.execute(
-                "update marts.fct_daily_prices set close = 999 "
-                "where ticker = ? and date = date '2025-01-01' + ?",
-                [ticker, day],
+                "create table intermediate.prices (ticker varchar, price_date date, "
+                "close double, price_source varchar, built_at timestamptz)"
             )
-    return path
+            warehouse.execute(
+                "create view marts.fct_daily_prices as select ticker, price_date as date, "
+                "close, price_source from intermediate.prices"
+            )
+
+    def build(self, days: int, tickers=("AAA", "BBB"), revise=None, full_refresh=False) -> Path:
+        """``days`` days per ticker from 2025-01-01, close 100 + day number; ``revise`` sets the
+        close of (ticker, day number) to 999. A full refresh rebuilds and stamps every row."""
+        self.builds += 1
+        stamp = datetime(2026, 1, 1, tzinfo=UTC) + timedelta(hours=self.builds)
+        wanted = {
+            (ticker, date(2025, 1, 1) + timedelta(days=day)): 999.0
+            if revise == (ticker, day)
+            else 100.0 + day
+            for ticker in tickers
+            for day in range(days)
+        }
+        with duckdb.connect(str(self.path)) as warehouse:
+            held = {
+                (ticker, day): close
+                for ticker, day, close in warehouse.execute(
+                    "select ticker, price_date, close from intermediate.prices"
+                ).fetchall()
+            }
+            if full_refresh:
+                warehouse.execute("delete from intermediate.prices")
+                tails = {ticker: date.min for ticker, _ in wanted}
+            else:
+                tails = {}
+                for key in wanted.keys() | held.keys():
+                    if wanted.get(key) != held.get(key):
+                        ticker, day = key
+                        tails[ticker] = min(day, tails.get(ticker, date.max))
+            for ticker, from_day in tails.items():
+                warehouse.execute(
+                    "delete from intermediate.prices where ticker = ? and price_date >= ?",
+                    [ticker, from_day],
+                )
+            rows = [
+                (ticker, day, close, "csv", stamp)
+                for (ticker, day), close in wanted.items()
+                if ticker in tails and day >= tails[ticker]
+            ]
+            if rows:
+                warehouse.executemany(
+                    "insert into intermediate.prices values (?, ?, ?, ?, ?)", rows
+                )
+        return self.path
+
+    def delete_unstamped(self, ticker: str, before_day: int) -> Path:
+        """Rows gone without a rebuild of their ticker's tail (as a demo ticker's rows before
+        its first real price): no stamp says so."""
+        with duckdb.connect(str(self.path)) as warehouse:
+            warehouse.execute(
+                "delete from intermediate.prices where ticker = ? and price_date < ?",
+                [ticker, date(2025, 1, 1) + timedelta(days=before_day)],
+            )
+        return self.path
+
+
+PRICE_ROW_STAMPS = {"fct_daily_prices": RowStamps("intermediate.prices", "price_date", "built_at")}
+
+
+def publish_prices(warehouse: Path, published: Path, run_id: str):
+    return publish(warehouse, published, run_id, ("fct_daily_prices",), PRICE_ROW_STAMPS)
 
 
 def published_prices(published: Path) -> list[tuple]:
@@ -144,51 +203,72 @@ def warehouse_prices(warehouse: Path) -> list[tuple]:
         ).fetchall()
 
 
+@pytest.fixture
+def replaced_whole(monkeypatch) -> list[bool]:
+    """Per publish of the daily prices, whether the table was copied whole (True) or only its
+    rows built since the last publish were replaced (False)."""
+    from orchestration.quality import publish as publishing
+
+    calls: list[bool] = []
+    original = publishing._replace_rows_built_since
+
+    def recording(*args):
+        changed_years = original(*args)
+        calls.append(changed_years is None)
+        return changed_years
+
+    monkeypatch.setattr(publishing, "_replace_rows_built_since", recording)
+    return calls
+
+
 @pytest.mark.parametrize(
-    "next_warehouse",
+    ("next_build", "whole"),
     [
-        {"days": 101},  # one new day: only the recent rows are replaced
-        {"days": 101, "tickers": ("AAA", "BBB", "CCC")},  # a new ticker comes whole
-        {"days": 100, "tickers": ("AAA",)},  # a ticker the warehouse dropped goes
-        {"days": 101, "revise": ("AAA", 3)},  # a revision older than the recent window
-        {"days": 101, "revise": ("BBB", 95)},  # a revision inside it
+        ({"days": 101}, False),  # one new day: only its rows are replaced
+        ({"days": 101, "tickers": ("AAA", "BBB", "CCC")}, False),  # a new ticker comes whole
+        # A full refresh that dropped a ticker: its rows are left behind, the counts differ.
+        ({"days": 100, "tickers": ("AAA",), "full_refresh": True}, True),
+        ({"days": 101, "revise": ("AAA", 3)}, False),  # an old revision: AAA's tail from day 3
+        ({"days": 101, "revise": ("BBB", 95)}, False),  # a recent revision
+        ({"days": 100}, False),  # nothing built: nothing replaced
     ],
 )
 def test_the_published_daily_prices_always_equal_the_warehouse(
-    tmp_path: Path, next_warehouse: dict
+    tmp_path: Path, next_build: dict, whole: bool, replaced_whole: list[bool]
 ) -> None:
-    marts = ("fct_daily_prices",)
     published = tmp_path / "published"
-    publish(make_price_warehouse(tmp_path / "w.duckdb", days=100), published, "run-1", marts)
-    warehouse = make_price_warehouse(tmp_path / "w.duckdb", **next_warehouse)
-    report = publish(warehouse, published, "run-2", marts)
-    assert published_prices(published) == warehouse_prices(warehouse)
-    assert report.row_counts["fct_daily_prices"] == len(warehouse_prices(warehouse))
-    assert parquet_prices(published) == warehouse_prices(warehouse)
+    warehouse = PriceWarehouse(tmp_path / "w.duckdb")
+    publish_prices(warehouse.build(days=100), published, "run-1")
+    report = publish_prices(warehouse.build(**next_build), published, "run-2")
+    assert published_prices(published) == warehouse_prices(warehouse.path)
+    assert report.row_counts["fct_daily_prices"] == len(warehouse_prices(warehouse.path))
+    assert parquet_prices(published) == warehouse_prices(warehouse.path)
+    # run-1 had no published copy to start from.
+    assert replaced_whole == [True, whole]
 
 
-def test_recent_rows_are_replaced_in_place_when_that_gives_the_same_table(
-    tmp_path: Path, monkeypatch
+def test_rows_deleted_without_a_stamp_make_the_counts_differ_and_the_table_is_copied_whole(
+    tmp_path: Path, replaced_whole: list[bool]
 ) -> None:
-    from orchestration.quality import publish as publishing
-
-    replaced_whole = []
-    original = publishing._refresh_recent_rows
-    monkeypatch.setattr(
-        publishing,
-        "_refresh_recent_rows",
-        lambda out, mart: replaced_whole.append(not (done := original(out, mart))) or done,
-    )
-    marts = ("fct_daily_prices",)
     published = tmp_path / "published"
-    publish(make_price_warehouse(tmp_path / "w.duckdb", days=100), published, "run-1", marts)
-    publish(make_price_warehouse(tmp_path / "w.duckdb", days=101), published, "run-2", marts)
-    old_revision = make_price_warehouse(tmp_path / "w.duckdb", days=102, revise=("AAA", 3))
-    publish(old_revision, published, "run-3", marts)
-    # run-1 had nothing to refresh; run-2 refreshed in place; run-3's old revision was caught
-    # by the comparison and the table replaced whole.
-    assert replaced_whole == [True, False, True]
-    assert published_prices(published) == warehouse_prices(old_revision)
+    warehouse = PriceWarehouse(tmp_path / "w.duckdb")
+    publish_prices(warehouse.build(days=100), published, "run-1")
+    warehouse.build(days=101)
+    publish_prices(warehouse.delete_unstamped("AAA", before_day=10), published, "run-2")
+    assert replaced_whole == [True, True]
+    assert published_prices(published) == warehouse_prices(warehouse.path)
+    assert parquet_prices(published) == warehouse_prices(warehouse.path)
+
+
+def test_the_published_file_records_the_newest_stamp_it_holds(tmp_path: Path) -> None:
+    published = tmp_path / "published"
+    warehouse = PriceWarehouse(tmp_path / "w.duckdb")
+    publish_prices(warehouse.build(days=10), published, "run-1")
+    publish_prices(warehouse.build(days=11), published, "run-2")
+    with duckdb.connect(str(published / "marts.duckdb"), read_only=True) as copy:
+        recorded = copy.execute("select * from _published_row_stamps").fetchall()
+    # The second build's stamp: the first plus an hour.
+    assert recorded == [("fct_daily_prices", datetime(2026, 1, 1, 2, tzinfo=UTC))]
 
 
 def partition_files(published: Path, run_id: str) -> dict[str, Path]:
@@ -197,12 +277,11 @@ def partition_files(published: Path, run_id: str) -> dict[str, Path]:
 
 
 def test_a_new_day_rewrites_only_its_years_partition_and_links_the_others(tmp_path: Path) -> None:
-    marts = ("fct_daily_prices",)
     published = tmp_path / "published"
+    warehouse = PriceWarehouse(tmp_path / "w.duckdb")
     # 2025-01-01 plus 800 days reaches 2027-03-11: three yearly partitions.
-    publish(make_price_warehouse(tmp_path / "w.duckdb", days=800), published, "run-1", marts)
-    warehouse = make_price_warehouse(tmp_path / "w.duckdb", days=801)
-    publish(warehouse, published, "run-2", marts)
+    publish_prices(warehouse.build(days=800), published, "run-1")
+    publish_prices(warehouse.build(days=801), published, "run-2")
 
     before, after = partition_files(published, "run-1"), partition_files(published, "run-2")
     assert sorted(after) == sorted(before)
@@ -210,18 +289,21 @@ def test_a_new_day_rewrites_only_its_years_partition_and_links_the_others(tmp_pa
     for name, path in after.items():
         same_file = path.stat().st_ino == before[name].stat().st_ino
         assert same_file == (not name.startswith("year=2027")), name
-    assert parquet_prices(published) == warehouse_prices(warehouse)
+    assert parquet_prices(published) == warehouse_prices(warehouse.path)
 
 
-def test_an_old_revision_rewrites_every_partition(tmp_path: Path) -> None:
-    marts = ("fct_daily_prices",)
+def test_an_old_revision_rewrites_the_partitions_from_its_year_on(tmp_path: Path) -> None:
     published = tmp_path / "published"
-    publish(make_price_warehouse(tmp_path / "w.duckdb", days=800), published, "run-1", marts)
-    warehouse = make_price_warehouse(tmp_path / "w.duckdb", days=801, revise=("AAA", 3))
-    publish(warehouse, published, "run-2", marts)
+    warehouse = PriceWarehouse(tmp_path / "w.duckdb")
+    publish_prices(warehouse.build(days=800), published, "run-1")
+    # Day 400 is in 2026: AAA's rows from then on are rebuilt, so 2026 and 2027 are rewritten.
+    publish_prices(warehouse.build(days=800, revise=("AAA", 400)), published, "run-2")
     before, after = partition_files(published, "run-1"), partition_files(published, "run-2")
-    assert all(path.stat().st_ino != before[name].stat().st_ino for name, path in after.items())
-    assert parquet_prices(published) == warehouse_prices(warehouse)
+    for name, path in after.items():
+        same_file = path.stat().st_ino == before[name].stat().st_ino
+        assert same_file == name.startswith("year=2025"), name
+    assert parquet_prices(published) == warehouse_prices(warehouse.path)
+    assert published_prices(published) == warehouse_prices(warehouse.path)
 
 
 def test_both_formats_show_one_version_and_its_run_log_names_it(tmp_path: Path) -> None:
