@@ -1,8 +1,8 @@
 """Shared fixtures. No test may reach the network: Yahoo is mocked at our extractor's boundary.
 
-`make test` runs the tests in one worker per core (pytest-xdist, ``--dist loadgroup``). Tests that
-share a module- or session-scoped fixture of ours (most are whole pipeline runs) are sent to the
-same worker, so each such fixture is built once (``pytest_collection_modifyitems`` below).
+`make test` runs the tests in one worker per core (pytest-xdist, ``--dist loadscope``): each test
+module goes to one worker, so a module-scoped fixture (most are whole pipeline runs) is built once.
+A session-scoped one is built once per worker that needs it.
 """
 
 from __future__ import annotations
@@ -15,47 +15,6 @@ import pytest
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_PRICES_DIR = PROJECT_ROOT.parent / "shared" / "data" / "sample_prices"
 FIXTURES_DIR = Path(__file__).resolve().parent / "fixtures"
-
-
-# Scopes whose fixture instances outlive one test, widest first: a test using two shared
-# fixtures joins the group of the wider one (a module fixture built on a session one).
-SHARED_SCOPES = ("session", "package", "module")
-
-# Built once in each worker that needs them rather than kept to one worker: cheap ones, and the
-# quality gate's clean run (one pipeline run), whose 14 tests take about 9 minutes between them.
-PER_WORKER_FIXTURES = frozenset({"generated_exports_dir", "clean_run"})
-
-
-def shared_fixture_group(item: pytest.Item) -> str | None:
-    """The xdist group of a test that uses one of our fixtures built once per module or session
-    (one group per fixture, and per parameter of a parametrized one), or None."""
-    info = getattr(item, "_fixtureinfo", None)
-    if info is None:
-        return None
-    shared = []
-    for name in info.names_closure:
-        definitions = info.name2fixturedefs.get(name)
-        if not definitions or name in PER_WORKER_FIXTURES:
-            continue
-        fixture = definitions[-1]
-        # Only ours: pytest's and the plugins' own session fixtures are cheap.
-        if fixture.scope in SHARED_SCOPES and fixture.baseid.startswith("tests"):
-            shared.append((SHARED_SCOPES.index(fixture.scope), name))
-    if not shared:
-        return None
-    scope_rank, name = min(shared)
-    owner = "session" if SHARED_SCOPES[scope_rank] == "session" else item.module.__name__
-    # Parameter indices, not values: a group name must not hold a path or an "@".
-    param_indices = getattr(getattr(item, "callspec", None), "indices", {})
-    suffix = f"[{param_indices[name]}]" if name in param_indices else ""
-    return f"{owner}::{name}{suffix}"
-
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    for item in items:
-        group = shared_fixture_group(item)
-        if group is not None:
-            item.add_marker(pytest.mark.xdist_group(group))
 
 
 @pytest.fixture
@@ -94,6 +53,15 @@ def small_companies_seed(tmp_path: Path) -> Path:
         "QQQ,Invesco QQQ,benchmark,,https://invesco.com,2026-11-27\n"
     )
     return seed
+
+
+@pytest.fixture(scope="module")
+def clean_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """A data dir holding a clean publish of generated exports, and the project copy it was run
+    from, once per quality-gate test module (tests/quality_gate.py). Tests copy it first."""
+    from tests.quality_gate import make_clean_run
+
+    return make_clean_run(tmp_path_factory)
 
 
 @dataclass(frozen=True)

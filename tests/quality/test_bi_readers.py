@@ -64,10 +64,14 @@ def publish(warehouse: Path, published: Path, run_id: str) -> Path:
     return report.duckdb_path
 
 
-def assert_every_reader_sees(database: Path, expected: dict[str, int], runs: int) -> None:
+def assert_every_reader_sees(
+    database: Path, expected: dict[str, int], runs: int, stamped_marts: int = 0
+) -> None:
     for version in BI_DUCKDB_VERSIONS:
         counts = row_counts_read_by(version, database)
         assert counts.pop("_published_runs") == runs, version
+        # A row per mart published by its changed rows (the pipeline's daily prices).
+        assert counts.pop("_published_row_stamps") == stamped_marts, version
         assert counts == expected, version
 
 
@@ -114,7 +118,9 @@ def test_1x_readers_open_the_pipelines_first_and_second_publish(published_run, t
     data_dir = tmp_path / "data"
     shutil.copytree(published_run.data_dir, data_dir, symlinks=True)
     paths = data_paths(data_dir)
-    assert_every_reader_sees(paths.published.duckdb, warehouse_counts(paths.warehouse), runs=1)
+    assert_every_reader_sees(
+        paths.published.duckdb, warehouse_counts(paths.warehouse), runs=1, stamped_marts=1
+    )
 
     # Another as-of date changes what dbt builds, so the run publishes on top of the first copy.
     second = run_hashpivot(
@@ -129,4 +135,6 @@ def test_1x_readers_open_the_pipelines_first_and_second_publish(published_run, t
     assert second.returncode == 0, second.stdout[-3000:] + second.stderr[-3000:]
     assert "published: yes" in second.stdout
     assert storage_version(paths.published.duckdb) == BI_STORAGE_VERSION
-    assert_every_reader_sees(paths.published.duckdb, warehouse_counts(paths.warehouse), runs=2)
+    assert_every_reader_sees(
+        paths.published.duckdb, warehouse_counts(paths.warehouse), runs=2, stamped_marts=1
+    )
