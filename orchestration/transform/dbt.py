@@ -6,13 +6,14 @@ source maps to the ``landed_prices`` asset, so lineage runs from extraction to t
 
 import contextlib
 import hashlib
+import importlib.metadata
 import json
 import os
 import shutil
 import sys
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
-from functools import cache
+from functools import cache, cached_property
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,7 @@ from dagster_dbt import (
     DbtProject,
     dbt_assets,
 )
+from packaging import version
 
 from orchestration import settings
 from orchestration.atomic import write_replacing, write_text_replacing
@@ -460,8 +462,31 @@ def with_table_metadata(
             yield event
 
 
+class LeanDbtCliResource(DbtCliResource):
+    """dagster-dbt's resource without two fixed costs it adds to every dbt step, both of which
+    hashpivot never uses (measured in docs/benchmarks.md, about 5 s a run):
+
+    - ``_cli_version`` ran ``dbt --version`` in a subprocess (a whole dbt start-up) to learn the
+      version of the dbt it then runs; it is the installed dbt-core's, read from its metadata.
+    - ``_initialize_dbt_core_adapter`` built a dbt Core adapter in this process (dbt's imports,
+      the profile and the project), used only by ``fetch_row_counts`` and
+      ``fetch_column_metadata``; hashpivot reads row counts and column types itself, once dbt
+      has finished (``with_table_metadata``), so no adapter is built.
+
+    Both are private names of dagster-dbt 0.29's ``DbtCliResource.cli``:
+    tests/transform/test_dbt_resource.py fails when an upgrade renames them.
+    """
+
+    @cached_property
+    def _cli_version(self) -> version.Version:
+        return version.parse(importlib.metadata.version("dbt-core"))
+
+    def _initialize_dbt_core_adapter(self, args: Sequence[str]) -> None:
+        return None
+
+
 def dbt_resource() -> DbtCliResource:
-    return DbtCliResource(project_dir=dbt_project(), dbt_executable=DBT_EXECUTABLE)
+    return LeanDbtCliResource(project_dir=dbt_project(), dbt_executable=DBT_EXECUTABLE)
 
 
 def prepare_dbt_environment() -> None:
