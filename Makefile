@@ -16,7 +16,8 @@ export UV_COMPILE_BYTECODE := 1
 DASHBOARD_PORT ?= 8000
 # pytest-xdist workers for `make test`: one per core, at most 4 (each may run a whole pipeline,
 # DuckDB capped at 2 GB); each test module goes to one worker (--dist loadscope), so its
-# module-scoped pipeline runs are built once. TEST_WORKERS=0 runs the tests in one process.
+# module-scoped pipeline runs are built once, the slowest modules first (tests/conftest.py).
+# TEST_WORKERS=0 runs the tests in one process.
 TEST_WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 1); [ $$n -gt 4 ] && n=4; echo $$n)
 UV := $(shell command -v uv 2>/dev/null || echo "$(PYTHON) -m uv")
 
@@ -38,7 +39,7 @@ run: venv  ## Land prices and build everything (hashpivot run); options via HASH
 	$(BIN)/hashpivot run
 
 test: venv  ## The test suite (no network needed), one worker per core (at most 4)
-	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadscope
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadscope --no-loadscope-reorder
 
 faults: venv  ## kill -9 at random points of 20 runs, checking nothing is lost or torn (about 10 min)
 	HASHPIVOT_FAULT_KILLS=$${HASHPIVOT_FAULT_KILLS:-20} $(BIN)/pytest -s tests/faults/test_kill_loop.py

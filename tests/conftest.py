@@ -2,11 +2,13 @@
 
 `make test` runs the tests in one worker per core (pytest-xdist, ``--dist loadscope``): each test
 module goes to one worker, so a module-scoped fixture (most are whole pipeline runs) is built once.
-A session-scoped one is built once per worker that needs it.
+A session-scoped one is built once per worker that needs it. Modules are handed out in collection
+order (``--no-loadscope-reorder``), which ``pytest_collection_modifyitems`` below sorts.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,6 +17,14 @@ import pytest
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_PRICES_DIR = PROJECT_ROOT.parent / "shared" / "data" / "sample_prices"
 FIXTURES_DIR = Path(__file__).resolve().parent / "fixtures"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Modules with the most whole-pipeline tests (marked ``slow``) first, each module's tests
+    kept together and in order: xdist starts the longest modules first and fills the end with
+    the quick ones, instead of finishing on one worker with a long module it took last."""
+    slow_tests = Counter(item.path for item in items if item.get_closest_marker("slow"))
+    items.sort(key=lambda item: -slow_tests[item.path])
 
 
 @pytest.fixture

@@ -26,6 +26,8 @@ from tests.conftest import PROJECT_ROOT
 from tests.exports import write_generated_exports
 from tests.pipeline import published_fingerprint, run_hashpivot
 
+pytestmark = pytest.mark.slow
+
 LAST_PRICE_DATE = date(2025, 3, 31)
 ABSURD_TICKER_ROWS = """Date,Close
 1600-01-03,1.5
