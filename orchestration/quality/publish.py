@@ -388,22 +388,29 @@ def _replace_rows_built_since(
         """,
         {"stamped_through": stamped_through},
     )
+    # Joins, not a correlated EXISTS: DuckDB runs these as a hash join on the few changed
+    # tickers (milliseconds at 34 M rows), the EXISTS with its date inequality took 5 s each.
     in_rebuilt_tail = (
-        "exists (select 1 from rebuilt_tails as tails "
-        "where tails.ticker = candidate.ticker and candidate.date >= tails.from_date)"
+        "join rebuilt_tails as tails "
+        "on tails.ticker = candidate.ticker and candidate.date >= tails.from_date"
     )
     changed_years = {
         year
         for (year,) in out.execute(
             f"""
-            select distinct year(date) from {mart} as candidate where {in_rebuilt_tail}
+            select distinct year(candidate.date) from {mart} as candidate {in_rebuilt_tail}
             union
-            select distinct year(date) from {source} as candidate where {in_rebuilt_tail}
+            select distinct year(candidate.date) from {source} as candidate {in_rebuilt_tail}
             """
         ).fetchall()
     }
-    out.execute(f"delete from {mart} as candidate where {in_rebuilt_tail}")
-    out.execute(f"insert into {mart} select * from {source} as candidate where {in_rebuilt_tail}")
+    out.execute(
+        f"delete from {mart} as candidate using rebuilt_tails as tails "
+        "where tails.ticker = candidate.ticker and candidate.date >= tails.from_date"
+    )
+    out.execute(
+        f"insert into {mart} select candidate.* from {source} as candidate {in_rebuilt_tail}"
+    )
     (published_rows,) = out.execute(f"select count(*) from {mart}").fetchall()[0]
     (warehouse_rows,) = out.execute(f"select count(*) from {source}").fetchall()[0]
     if published_rows == warehouse_rows:
