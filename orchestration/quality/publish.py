@@ -390,10 +390,8 @@ def _replace_rows_built_since(
     )
     # Joins, not a correlated EXISTS: DuckDB runs these as a hash join on the few changed
     # tickers (milliseconds at 34 M rows), the EXISTS with its date inequality took 5 s each.
-    in_rebuilt_tail = (
-        "join rebuilt_tails as tails "
-        "on tails.ticker = candidate.ticker and candidate.date >= tails.from_date"
-    )
+    tail_row = "tails.ticker = candidate.ticker and candidate.date >= tails.from_date"
+    in_rebuilt_tail = f"join rebuilt_tails as tails on {tail_row}"
     changed_years = {
         year
         for (year,) in out.execute(
@@ -404,10 +402,7 @@ def _replace_rows_built_since(
             """
         ).fetchall()
     }
-    out.execute(
-        f"delete from {mart} as candidate using rebuilt_tails as tails "
-        "where tails.ticker = candidate.ticker and candidate.date >= tails.from_date"
-    )
+    out.execute(f"delete from {mart} as candidate using rebuilt_tails as tails where {tail_row}")
     out.execute(
         f"insert into {mart} select candidate.* from {source} as candidate {in_rebuilt_tail}"
     )
