@@ -23,12 +23,20 @@ UV := $(shell command -v uv 2>/dev/null || echo "$(PYTHON) -m uv")
 
 .PHONY: run test lint ui bench venv clean dashboard dashboard-dev
 
-# Re-sync only when the lock or the project metadata changed.
+# Re-sync only when the lock or the project metadata changed. --inexact: a sync never removes
+# the optional spark group that `make test` added.
 $(VENV)/.synced: uv.lock pyproject.toml
 	@echo "setting up .venv from uv.lock (the first time takes a minute or two)"
 	@$(PYTHON) -m uv --version >/dev/null 2>&1 || command -v uv >/dev/null 2>&1 \
 		|| $(PYTHON) -m pip install --quiet uv
-	@$(UV) sync --frozen --quiet --python $(PYTHON)
+	@$(UV) sync --frozen --inexact --quiet --python $(PYTHON)
+	@touch $@
+
+# The Spark engine's packages (pyspark bundles Spark's jars: about 400 MB): `make test` runs the
+# Spark tests, `make run` does not need them (--engine spark says how to add them).
+$(VENV)/.synced-spark: $(VENV)/.synced
+	@echo "adding the spark dependency group (pyspark, dbt-spark) to .venv"
+	@$(UV) sync --frozen --inexact --quiet --group spark --python $(PYTHON)
 	@touch $@
 
 # Our own modules too (only the changed ones are recompiled; __pycache__ is git-ignored).
@@ -38,7 +46,7 @@ venv: $(VENV)/.synced
 run: venv  ## Land prices and build everything (hashpivot run); options via HASHPIVOT_* env vars
 	$(BIN)/hashpivot run
 
-test: venv  ## The test suite (no network needed), one worker per core (at most 4)
+test: venv $(VENV)/.synced-spark  ## The test suite (no network needed), one worker per core (at most 4)
 	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadscope --no-loadscope-reorder
 
 faults: venv  ## kill -9 at random points of 20 runs, checking nothing is lost or torn (about 10 min)
@@ -63,7 +71,7 @@ ui: venv  ## The Dagster UI on http://127.0.0.1:3000, with the CLI's run history
 		from orchestration.paths import data_paths; prepare_dagster_home(data_paths(), os.environ)'
 	$(BIN)/dagster dev -w workspace.yaml
 
-bench: venv  ## The benchmarks (bench/run_benchmarks.py; see docs/benchmarks.md). BENCH_ARGS=--quick for a short run
+bench: venv $(VENV)/.synced-spark  ## The benchmarks (bench/run_benchmarks.py; see docs/benchmarks.md). BENCH_ARGS=--quick for a short run
 	$(BIN)/python bench/run_benchmarks.py $(BENCH_ARGS)
 
 clean:  ## Remove the environment and dbt's build output (never the data dir)

@@ -201,6 +201,16 @@ def run_tags() -> dict[str, str]:
     }
 
 
+def warehouse_line(paths: DataPaths) -> str:
+    """Where dbt built: the DuckDB file, or Spark's warehouse (and the local copy the checks
+    and the publish read)."""
+    if settings.ENGINE.value() != "spark":
+        return f"  warehouse    : {paths.warehouse} (the pipeline's; BI tools read published/)"
+    remote = settings.SPARK_REMOTE.value()
+    where = f"the cluster at {remote}" if remote else str(paths.spark_warehouse)
+    return f"  warehouse    : Spark, {where} (local copy for checks: {paths.warehouse})"
+
+
 def format_summary(
     result, paths: DataPaths, *, verbose: bool = False, log_path: Path | None = None
 ) -> str:
@@ -224,7 +234,7 @@ def format_summary(
     lines += [
         "outputs:",
         f"  landing zone : {paths.landing_prices}",
-        f"  warehouse    : {paths.warehouse} (the pipeline's; BI tools read published/)",
+        warehouse_line(paths),
         f"  published    : {paths.published.duckdb} and {paths.published.parquet}/",
         f"  data docs    : {paths.data_docs_index}",
         f"  dashboard    : {paths.dashboard / 'index.html'} (make dashboard-dev serves it)",
@@ -489,6 +499,9 @@ def check_seeds() -> int:
     from orchestration.quality.seeds_check import run_seeds_check
 
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+    # The seeds load into a scratch DuckDB file whatever the run's engine: the check needs no
+    # Spark, and its findings (CSV lines) do not depend on where the warehouse is built.
+    os.environ[settings.ENGINE.env_var] = "duckdb"
     report = run_seeds_check()
     print("\n".join(report.lines))
     print("seeds check: FAILED" if report.failed else "seeds check: passed")

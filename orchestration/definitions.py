@@ -5,6 +5,7 @@ from __future__ import annotations
 import dagster as dg
 
 from orchestration.catalog import annotate
+from orchestration.engine import WarehouseEngine
 from orchestration.extract.assets import extract_job, landed_prices
 from orchestration.quality.assets import published_marts
 from orchestration.quality.audit import price_audit
@@ -64,7 +65,7 @@ defs = dg.Definitions(
     asset_checks=[warehouse_suites],
     jobs=[everything_job, extract_job],
     schedules=[weekday_after_close_schedule],
-    resources={"dbt": dbt_resource()},
+    resources={"dbt": dbt_resource(), "engine": WarehouseEngine()},
     # One process, one step at a time: DuckDB allows a single writer per file.
     executor=dg.in_process_executor,
 )

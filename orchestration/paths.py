@@ -126,7 +126,17 @@ class DataPaths:
 
     @property
     def warehouse(self) -> Path:
+        """The DuckDB file the checks, the chart and the publish read. With ``--engine spark``,
+        dbt builds in Spark (``spark_warehouse``) and this file is the local copy of the tables
+        they read, pulled from Spark after each build (``transform/spark_copy.py``)."""
+        if settings.ENGINE.value() == "spark":
+            return self.spark_warehouse / "local_copy.duckdb"
         return self.root / "warehouse" / "hashpivot.duckdb"
+
+    @property
+    def spark_warehouse(self) -> Path:
+        """A local Spark's warehouse: its tables' files and its Derby metastore (catalog)."""
+        return self.root / "spark-warehouse"
 
     @property
     def published(self) -> PublishedPaths:

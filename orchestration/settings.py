@@ -185,6 +185,27 @@ LOCK_WAIT_SECONDS = Setting(
     "seconds a run waits for another run of the same data dir to finish before it fails",
     on_cli=False,
 )
+# Where dbt builds the warehouse and the checks read it (docs/architecture.md, "Engines"): DuckDB in
+# one file, embedded; or Spark, locally (a Spark Connect server the run starts) or on a cluster.
+ENGINE = Setting(
+    "engine",
+    "HASHPIVOT_ENGINE",
+    "duckdb",
+    _text,
+    "the warehouse engine: duckdb = one embedded file; spark = Apache Spark (pyspark and "
+    "dbt-spark installed: uv sync --group spark)",
+    choices=("duckdb", "spark"),
+)
+# A Spark cluster's Spark Connect endpoint (sc://host:15002/;token=...). Unset: a --engine spark
+# run starts a local Spark (Java 17) serving Spark Connect on a free localhost port.
+SPARK_REMOTE = Setting(
+    "spark_remote",
+    "HASHPIVOT_SPARK_REMOTE",
+    None,
+    _text,
+    "Spark Connect URL of the cluster --engine spark runs on (a local Spark when not set)",
+    on_cli=False,
+)
 # The settings of the price extraction: also fields of the `landed_prices` launchpad config.
 EXTRACTION_SETTINGS: tuple[Setting, ...] = (
     PRICE_SOURCE,
@@ -199,6 +220,8 @@ SETTINGS: tuple[Setting, ...] = (
     *EXTRACTION_SETTINGS,
     AS_OF,
     DATA_DIR,
+    ENGINE,
+    SPARK_REMOTE,
     MAX_QUARANTINE_SHARE,
     DUCKDB_MEMORY_LIMIT,
     LOCK_WAIT_SECONDS,
@@ -229,4 +252,8 @@ def out_of_memory_message(step: str, error: BaseException) -> str:
 def dbt_settings_environment(environ: Mapping[str, str] | None = None) -> dict[str, str]:
     """The settings dbt's profile reads (``env_var``), resolved here so the default is not
     repeated in profiles.yml."""
-    return {DUCKDB_MEMORY_LIMIT.env_var: str(DUCKDB_MEMORY_LIMIT.value(None, environ))}
+    return {
+        DUCKDB_MEMORY_LIMIT.env_var: str(DUCKDB_MEMORY_LIMIT.value(None, environ)),
+        # dbt's --target, from its own environment variable: the profile's output per engine.
+        "DBT_TARGET": "spark" if ENGINE.value(None, environ) == "spark" else "dev",
+    }

@@ -126,3 +126,15 @@ def assert_recorded_like_a_launched_run(data_dir: Path) -> None:
     assert run.tags["hashpivot/demo_prices"] == "false"
     location = run.remote_job_origin.repository_origin.code_location_origin.location_name
     assert (location, run.job_name) == ("orchestration.definitions", "hashpivot_all")
+
+
+@pytest.fixture(scope="session")
+def local_spark(tmp_path_factory: pytest.TempPathFactory):
+    """One local Spark per test process (a JVM holds one SparkContext, its warehouse fixed at
+    start): the in-process Spark tests share it, each in tables of its own. Skipped without the
+    spark dependency group (`make test` installs it)."""
+    pytest.importorskip("pyspark", reason="the spark dependency group is not installed")
+    from orchestration.paths import data_paths
+    from orchestration.transform.spark import spark_engine
+
+    return spark_engine(data_paths(tmp_path_factory.mktemp("spark-data")))

@@ -7,6 +7,7 @@ import dagster as dg
 
 from orchestration import settings
 from orchestration.atomic import write_text_replacing
+from orchestration.engine import WarehouseEngine
 from orchestration.paths import data_paths
 from orchestration.quality.audit import CRITICAL_CHECK, LANDED_PRICES, LEDGER_ACCEPTED
 from orchestration.quality.checks import GUARDED_TABLES, asset_key
@@ -78,7 +79,9 @@ def required_checks() -> list[str]:
         "otherwise the version in use stays exactly as it was."
     ),
 )
-def published_marts(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+def published_marts(
+    context: dg.AssetExecutionContext, engine: WarehouseEngine
+) -> dg.MaterializeResult:
     hold_run_lock(context)
     evaluations = blocking_check_evaluations(context.instance, context.run_id)
     failures = gate_failures(evaluations, required_checks())

@@ -17,6 +17,7 @@ import dagster as dg
 import duckdb
 
 from orchestration import settings
+from orchestration.engine import WarehouseEngine
 from orchestration.paths import data_paths
 from orchestration.run_lock import hold_run_lock
 
@@ -159,11 +160,19 @@ def validation_parameters(warehouse: duckdb.DuckDBPyConnection) -> dict[str, dat
 
 
 @dg.multi_asset_check(specs=_suite_specs(), can_subset=True, name="warehouse_suites")
-def warehouse_suites(context: dg.AssetCheckExecutionContext):
+def warehouse_suites(context: dg.AssetCheckExecutionContext, engine: WarehouseEngine):
     """Validate each selected seed and mart of the warehouse against its suite, and each
     published mart's numeric columns against the generated plausibility suite."""
     hold_run_lock(context)
     yield from validate_warehouse(context.selected_asset_check_keys, context.log.info)
+
+
+def spark_session() -> Any:
+    """The run's Spark session with ``--engine spark`` (the suites validate Spark DataFrames);
+    None with DuckDB."""
+    from orchestration.transform.spark import engine_is_spark, spark_engine
+
+    return spark_engine().session if engine_is_spark() else None
 
 
 def validate_warehouse(
@@ -188,7 +197,9 @@ def validate_warehouse(
     with duckdb.connect(str(paths.warehouse), read_only=True, config=config) as warehouse:
         parameters = validation_parameters(warehouse)
         columns = {t.name: numeric_columns(warehouse, t.schema, t.name) for t in plausibility}
-    validator = GxValidator(paths.quality, paths.data_docs_index, paths.warehouse, config)
+    validator = GxValidator(
+        paths.quality, paths.data_docs_index, paths.warehouse, config, spark_session()
+    )
     results: list[dg.AssetCheckResult] = []
     try:
         for table in plausibility:

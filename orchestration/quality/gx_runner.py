@@ -1,5 +1,6 @@
 """Running a suite from ``expectations/`` on rows of a DuckDB database, in SQL, with Great
-Expectations' SQL datasource (through ``gx_duckdb.duckdb_sql_adapter``).
+Expectations' SQL datasource (through ``gx_duckdb.duckdb_sql_adapter``); or, with
+``--engine spark``, on a Spark DataFrame of the same query, with GX's Spark execution engine.
 
 The rows are a query over one DuckDB file (a seed or mart of the warehouse, the audit's staged
 batch); nothing is copied into Python but the counts and a few rows for previews. GX counts each
@@ -10,6 +11,10 @@ check steps need it. Results go to a file-backed GX context under ``<data dir>/q
 ``build_data_docs`` renders a step's validations into the Data Docs site under
 ``<data dir>/quality/data_docs`` once, after the step's last validation (an UpdateDataDocsAction
 per validation cost ~0.5 s each).
+
+On Spark, the bad-row previews and the predicates' counts run on the local DuckDB copy of the
+Spark warehouse (``transform/spark_copy.py``, the same rows): a predicate whose count differs
+from what GX counted on Spark stops the check (``SuiteRuleMismatchError``).
 
 Validations use the SUMMARY result format: counts, and no list of every unexpected value (the
 COMPLETE format would fetch all of them into Python).
@@ -41,6 +46,7 @@ from orchestration.quality.sql_conditions import (
 from orchestration.quality.suites import load_suite_document
 
 DATASOURCE = "hashpivot_duckdb"
+SPARK_DATASOURCE = "hashpivot_spark"
 DOCS_SITE = "hashpivot"
 _MAX_OBSERVED_CHARS = 200
 
@@ -59,8 +65,11 @@ class GxValidator:
         data_docs_index: Path,
         database: Path,
         config: Mapping[str, str] | None = None,
+        spark_session: Any = None,
     ) -> None:
         self.context_dir = context_dir
+        # Set: GX validates Spark DataFrames of this session (``--engine spark``).
+        self.spark_session = spark_session
         self.data_docs_index = data_docs_index
         self.database = database
         # One config for GX's connection and ours (``settings.duckdb_config()`` by default):
@@ -117,10 +126,16 @@ class GxValidator:
         validation to show it in the Data Docs.
         """
         parameters = dict(parameters or {})
-        with duckdb_sql_adapter():
+        if self.spark_session is not None:
             result = self._checkpoint(suite_name, query, document).run(
-                expectation_parameters=parameters
+                batch_parameters={"dataframe": self.spark_session.sql(query)},
+                expectation_parameters=parameters,
             )
+        else:
+            with duckdb_sql_adapter():
+                result = self._checkpoint(suite_name, query, document).run(
+                    expectation_parameters=parameters
+                )
         ((result_id, validation),) = result.run_results.items()
         self._undocumented.append(result_id)
         document = document or load_suite_document(suite_name)
@@ -199,6 +214,12 @@ class GxValidator:
         return checkpoint
 
     def _batch_definition(self, suite_name: str, query: str) -> Any:
+        if self.spark_session is not None:
+            spark = self._context.data_sources.add_or_update_spark(SPARK_DATASOURCE)
+            with contextlib.suppress(LookupError):
+                spark.delete_asset(suite_name)
+            frame = spark.add_dataframe_asset(suite_name)
+            return frame.add_batch_definition_whole_dataframe("whole_dataframe")
         datasource = self._context.data_sources.add_or_update_sql(
             DATASOURCE,
             connection_string=f"duckdb:///{self.database}",

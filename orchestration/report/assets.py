@@ -3,6 +3,7 @@
 import dagster as dg
 import duckdb
 
+from orchestration.engine import WarehouseEngine
 from orchestration.paths import data_paths
 from orchestration.run_lock import hold_run_lock
 
@@ -20,7 +21,9 @@ ANNOUNCEMENTS_MART = dg.AssetKey(["marts", "fct_contract_announcement_returns"])
         "`<data dir>/charts/miner_pivot_index_daily.png` and shown in this asset's metadata."
     ),
 )
-def pivot_index_chart(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+def pivot_index_chart(
+    context: dg.AssetExecutionContext, engine: WarehouseEngine
+) -> dg.MaterializeResult:
     # matplotlib and pandas load when a chart is drawn, not when the code location loads.
     from orchestration.report.chart import png_as_markdown, render_pivot_index_chart
 

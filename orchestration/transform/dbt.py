@@ -29,6 +29,7 @@ from packaging import version
 
 from orchestration import settings
 from orchestration.atomic import write_replacing, write_text_replacing
+from orchestration.engine import WarehouseEngine
 from orchestration.extract.retractions import ensure_retractions, retraction_files
 from orchestration.paths import DBT_PROJECT_DIR, DataPaths, LedgerPaths, data_paths
 from orchestration.run_lock import hold_run_lock
@@ -295,7 +296,9 @@ def build_dbt_assets() -> dg.AssetsDefinition:
     )
 
     @dbt_assets(manifest=project.manifest_path, dagster_dbt_translator=translator, project=project)
-    def hashpivot_dbt_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource):
+    def hashpivot_dbt_assets(
+        context: dg.AssetExecutionContext, dbt: DbtCliResource, engine: WarehouseEngine
+    ):
         """Seeds, staging views and mart tables of dbt_project/, built with `dbt build`
         (incremental price models; --full-refresh when the project or vars changed).
 
@@ -312,6 +315,7 @@ def build_dbt_assets() -> dg.AssetsDefinition:
             return
         vars_ = dbt_vars()
         warehouse = data_paths().warehouse
+        spark = start_spark_engine(context)
         damaged = set_aside_unreadable_warehouse(warehouse)
         if damaged is not None:
             context.log.warning(
@@ -342,6 +346,8 @@ def build_dbt_assets() -> dg.AssetsDefinition:
         except Exception as error:  # dbt failed: what it built and checked is still reported
             failure = error
         keep_partial_parse(invocation.target_path, project)
+        if spark is not None:
+            copy_from_spark(spark, warehouse, context)
         yield from with_table_metadata(events, warehouse, context)
         if failure is not None:
             # A model that raised (int_as_of_date refusing an --as-of) says why in its own
@@ -358,6 +364,39 @@ def build_dbt_assets() -> dg.AssetsDefinition:
             record_successful_build(warehouse, fingerprint)
 
     return hashpivot_dbt_assets
+
+
+def start_spark_engine(context: dg.AssetExecutionContext) -> Any:
+    """With ``--engine spark``: the run's Spark (started here when local), its Spark Connect
+    URL handed to dbt's ``spark`` target; None with DuckDB."""
+    from orchestration.transform.spark import (
+        CONNECT_URL_ENV,
+        SparkUnavailableError,
+        engine_is_spark,
+        spark_engine,
+    )
+
+    if not engine_is_spark():
+        return None
+    try:
+        engine = spark_engine()
+    except SparkUnavailableError as error:
+        raise dg.Failure(description=str(error)) from error
+    where = "a local Spark" if engine.local else "the cluster"
+    context.log.info(f"dbt builds on {where}, through Spark Connect at {engine.connect_url}")
+    os.environ[CONNECT_URL_ENV] = engine.connect_url
+    return engine
+
+
+def copy_from_spark(engine: Any, warehouse: Path, context: dg.AssetExecutionContext) -> None:
+    """Pull what the checks, the chart and the publish read from Spark into ``warehouse``, the
+    local DuckDB copy (``spark_copy.py``), also after a failed build (its metadata shows what
+    was built)."""
+    from orchestration.transform.spark_copy import copy_spark_warehouse
+
+    export_dir = engine.warehouse_dir / ".copy" if engine.local else None
+    counts = copy_spark_warehouse(engine.session, warehouse, export_dir=export_dir)
+    context.log.info(f"copied {len(counts)} Spark tables into {warehouse}")
 
 
 # dagster-dbt gives each dbt invocation a folder of its own under target/; these many are kept

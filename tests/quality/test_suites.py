@@ -1,6 +1,7 @@
 """The reviewed suites in expectations/, run through Great Expectations' SQL datasource on
 small tables written to DuckDB (a ``row`` column numbers each frame's rows, so a test names the
-bad rows by their position)."""
+bad rows by their position); and, for ``--engine spark``, through GX's Spark execution engine on
+the same rows as Spark DataFrames (the ``validator`` fixture runs each test on both)."""
 
 from __future__ import annotations
 
@@ -25,29 +26,42 @@ _tables = itertools.count()
 
 
 class FrameValidator:
-    """Validates frames with a ``GxValidator``: each frame becomes a table of one DuckDB file."""
+    """Validates frames with a ``GxValidator``: each frame becomes a table of one DuckDB file
+    (and, given a Spark session, a Spark table of the same name and rows, which GX validates)."""
 
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, spark_session=None) -> None:
         paths = data_paths(data_dir)
         self.database = data_dir / "frames.duckdb"
-        self.gx = GxValidator(paths.quality, paths.data_docs_index, self.database)
+        self.spark = spark_session
+        self.gx = GxValidator(
+            paths.quality, paths.data_docs_index, self.database, spark_session=spark_session
+        )
         self.data_docs_index = self.gx.data_docs_index
 
     def validate(self, suite: str, frame: pd.DataFrame, parameters: dict):
-        table = f"frame_{next(_tables)}"
+        table = f"checked.frame_{next(_tables)}"
         rows = frame.reset_index(drop=True).assign(row=lambda f: np.arange(len(f)))
         with duckdb.connect(str(self.database), config=settings.duckdb_config()) as connection:
             connection.register("rows_frame", rows)
+            connection.execute("create schema if not exists checked")
             connection.execute(f"create table {table} as select * from rows_frame")
+        if self.spark is not None:
+            # The rows as DuckDB reads them (NaN as NULL, as the pipeline lands them), to Spark.
+            with duckdb.connect() as memory:
+                memory.register("rows_frame", rows)
+                arrow_rows = memory.sql("select * from rows_frame").to_arrow_table()
+            self.spark.sql("create database if not exists checked")
+            self.spark.createDataFrame(arrow_rows).write.saveAsTable(table)
         return self.gx.validate(suite, f"select * from {table}", parameters, order_by=["row"])
 
     def build_data_docs(self) -> None:
         self.gx.build_data_docs()
 
 
-@pytest.fixture(scope="module")
-def validator(tmp_path_factory: pytest.TempPathFactory) -> FrameValidator:
-    return FrameValidator(tmp_path_factory.mktemp("data"))
+@pytest.fixture(scope="module", params=["duckdb", "spark"])
+def validator(request, tmp_path_factory: pytest.TempPathFactory) -> FrameValidator:
+    spark = request.getfixturevalue("local_spark").session if request.param == "spark" else None
+    return FrameValidator(tmp_path_factory.mktemp("data"), spark)
 
 
 def failed_rules(outcome, severity: str = "critical") -> dict[str, tuple[int, ...]]:
