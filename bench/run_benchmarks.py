@@ -2,7 +2,8 @@
 floor (the same CSV read and mart-like SQL in one DuckDB process). Prints one table.
 
     .venv/bin/python bench/run_benchmarks.py            # every scenario (about an hour)
-    .venv/bin/python bench/run_benchmarks.py --quick    # default universe only
+    .venv/bin/python bench/run_benchmarks.py --quick    # default universe only (both engines)
+    .venv/bin/python bench/run_benchmarks.py --scenario default --scenario demo2000 --engine spark
     .venv/bin/python bench/run_benchmarks.py --scenario market --tickers 12000 --years 11
     .venv/bin/python bench/run_benchmarks.py --scenario market-real   # real exports' shapes
 
@@ -400,12 +401,20 @@ def main() -> None:
     parser.add_argument(
         "--scenario", choices=["default", "demo2000", "market", "market-real"], action="append"
     )
+    parser.add_argument(
+        "--engine",
+        choices=["duckdb", "spark"],
+        action="append",
+        help="engines of the default and demo2000 scenarios (default: both, in one run; the "
+        "market scenarios run on DuckDB)",
+    )
     parser.add_argument("--tickers", type=int, default=12000, help="market scenario tickers")
     parser.add_argument("--years", type=int, default=11, help="market scenario years")
     parser.add_argument(
         "--repeat", type=int, default=3, help="sequences of the default-universe scenario"
     )
     arguments = parser.parse_args()
+    arguments.engine = arguments.engine or ["duckdb", "spark"]
     chosen = arguments.scenario or (
         ["default"] if arguments.quick else ["default", "demo2000", "market"]
     )
@@ -416,39 +425,37 @@ def main() -> None:
     floors: dict[str, float] = {}
     # First, as it also prepares the dbt manifest of a fresh checkout (not a pipeline cost).
     load_seconds = code_location_load_seconds()
-    if "default" in chosen:
-        start = (end - timedelta(days=6 * 365)).isoformat()
-        options = [
-            "--source",
-            "demo",
-            "--start",
-            start,
-            "--end",
-            (end - timedelta(days=1)).isoformat(),
-        ]
-        next_day = ["--source", "demo", "--start", start, "--end", end.isoformat()]
-        measurements += scenario_runs(
-            "default universe, demo, 6y", OUT / "default", options, next_day, arguments.repeat
-        )
-    if "demo2000" in chosen:
-        start = (end - timedelta(days=10 * 365)).isoformat()
-        common = [
-            "--source",
-            "demo",
-            "--universe",
-            "all",
-            "--demo-tickers",
-            "2000",
-            "--start",
-            start,
-        ]
-        options = [*common, "--end", (end - timedelta(days=1)).isoformat()]
-        measurements += scenario_runs(
-            "2,000 tickers x 10y, demo",
-            OUT / "demo2000",
-            options,
-            [*common, "--end", end.isoformat()],
-        )
+    for engine in arguments.engine:
+        engine_options = ["--engine", engine]
+        if "default" in chosen:
+            start = (end - timedelta(days=6 * 365)).isoformat()
+            common = [*engine_options, "--source", "demo", "--start", start]
+            measurements += scenario_runs(
+                f"default universe, demo, 6y, {engine}",
+                OUT / f"default-{engine}",
+                [*common, "--end", (end - timedelta(days=1)).isoformat()],
+                [*common, "--end", end.isoformat()],
+                arguments.repeat,
+            )
+        if "demo2000" in chosen:
+            start = (end - timedelta(days=10 * 365)).isoformat()
+            common = [
+                *engine_options,
+                "--source",
+                "demo",
+                "--universe",
+                "all",
+                "--demo-tickers",
+                "2000",
+                "--start",
+                start,
+            ]
+            measurements += scenario_runs(
+                f"2,000 tickers x 10y, demo, {engine}",
+                OUT / f"demo2000-{engine}",
+                [*common, "--end", (end - timedelta(days=1)).isoformat()],
+                [*common, "--end", end.isoformat()],
+            )
     if "market" in chosen:
         csv_dir = OUT / f"market_{arguments.tickers}x{arguments.years}"
         last_day = date(2025, 4, 3)

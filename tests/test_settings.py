@@ -62,8 +62,16 @@ def test_every_setting_is_declared_once_with_a_hashpivot_variable_and_help() -> 
     assert set(settings.EXTRACTION_SETTINGS) <= set(settings.SETTINGS)
 
 
-def test_dbt_gets_the_memory_cap_resolved_here() -> None:
-    assert settings.dbt_settings_environment({}) == {"HASHPIVOT_DUCKDB_MEMORY_LIMIT": "2GB"}
-    assert settings.dbt_settings_environment({"HASHPIVOT_DUCKDB_MEMORY_LIMIT": "6GB"}) == {
-        "HASHPIVOT_DUCKDB_MEMORY_LIMIT": "6GB"
+def test_dbt_gets_the_memory_cap_and_the_engines_target_resolved_here() -> None:
+    assert settings.dbt_settings_environment({}) == {
+        "HASHPIVOT_DUCKDB_MEMORY_LIMIT": "2GB",
+        "DBT_TARGET": "dev",
     }
+    assert settings.dbt_settings_environment(
+        {"HASHPIVOT_DUCKDB_MEMORY_LIMIT": "6GB", "HASHPIVOT_ENGINE": "spark"}
+    ) == {"HASHPIVOT_DUCKDB_MEMORY_LIMIT": "6GB", "DBT_TARGET": "spark"}
+
+
+def test_an_unknown_engine_is_refused_naming_the_choices() -> None:
+    with pytest.raises(settings.SettingsError, match="HASHPIVOT_ENGINE 'sqlite' is not one of"):
+        settings.ENGINE.value(None, {"HASHPIVOT_ENGINE": "sqlite"})

@@ -1,0 +1,80 @@
+"""The engine a run uses, however it was started: the CLI flag, HASHPIVOT_ENGINE, or the
+launchpad's `engine` resource; and what each engine means for the data dir's layout."""
+
+from __future__ import annotations
+
+import os
+
+import dagster as dg
+import pytest
+
+from orchestration import settings
+from orchestration.engine import WarehouseEngine
+from orchestration.paths import data_paths
+
+
+@pytest.fixture
+def environ(monkeypatch):
+    monkeypatch.delenv(settings.ENGINE.env_var, raising=False)
+    return os.environ
+
+
+def test_the_launchpad_choice_reaches_every_step_through_the_environment(environ):
+    with dg.build_resources({"engine": WarehouseEngine(engine="spark")}) as resources:
+        assert resources.engine.name == "spark"
+    assert environ[settings.ENGINE.env_var] == "spark"
+
+
+def test_without_a_launchpad_choice_the_environment_decides(environ, monkeypatch):
+    monkeypatch.setenv(settings.ENGINE.env_var, "spark")
+    with dg.build_resources({"engine": WarehouseEngine()}) as resources:
+        assert resources.engine.name == "spark"
+    monkeypatch.delenv(settings.ENGINE.env_var)
+    with dg.build_resources({"engine": WarehouseEngine()}) as resources:
+        assert resources.engine.name == "duckdb"
+
+
+def test_an_unknown_engine_fails_the_run_naming_the_choices(environ):
+    with (
+        pytest.raises(dg.DagsterResourceFunctionError) as raised,
+        dg.build_resources({"engine": WarehouseEngine(engine="postgres")}),
+    ):
+        pass
+    assert isinstance(raised.value.__cause__, settings.SettingsError)
+    assert "engine 'postgres' is not one of duckdb, spark" in str(raised.value.__cause__)
+
+
+def test_the_launchpad_shows_the_engine_setting_with_its_help():
+    from orchestration.definitions import defs
+
+    engine = defs.resources["engine"]
+    field = type(engine).model_fields["engine"]
+    assert "HASHPIVOT_ENGINE" in field.description
+    assert "spark" in field.description
+
+
+def test_each_engine_has_its_own_warehouse_in_the_data_dir(environ, monkeypatch, tmp_path):
+    paths = data_paths(tmp_path)
+    assert paths.warehouse == tmp_path / "warehouse" / "hashpivot.duckdb"
+    monkeypatch.setenv(settings.ENGINE.env_var, "spark")
+    # With Spark, the DuckDB file the checks read is the local copy beside Spark's warehouse.
+    assert paths.warehouse == tmp_path / "spark-warehouse" / "local_copy.duckdb"
+    assert paths.spark_warehouse == tmp_path / "spark-warehouse"
+
+
+def test_spark_is_explained_when_its_packages_are_missing(environ, monkeypatch, tmp_path):
+    import builtins
+
+    from orchestration.transform import spark
+
+    real_import = builtins.__import__
+
+    def without_pyspark(name, *args, **kwargs):
+        if name.startswith("pyspark"):
+            raise ImportError("No module named 'pyspark'")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", without_pyspark)
+    spark._engine_for.cache_clear()
+    with pytest.raises(spark.SparkUnavailableError, match="uv sync --group spark"):
+        spark.spark_engine(data_paths(tmp_path))
