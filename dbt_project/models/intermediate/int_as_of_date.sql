@@ -33,7 +33,7 @@ benchmark_starts as (
 
 latest_benchmark_start as (
     select
-        arg_max(ticker, first_price_date) as ticker,
+        max_by(ticker, first_price_date) as ticker,
         max(first_price_date) as first_price_date
     from benchmark_starts
 ),
@@ -52,12 +52,12 @@ final as (
         case
             when requested.requested_as_of_date is null then bounds.latest_price_date
             when bounds.latest_price_date is null
-                then error(
+                then {{ error_function() }}(
                     'as-of ' || requested.requested_as_of_date
                     || ' refused: there are no prices at all'
                 )
             when requested.requested_as_of_date < bounds.first_price_date
-                then error(
+                then {{ error_function() }}(
                     'as-of ' || requested.requested_as_of_date
                     || ' refused: it is before the first price of any ticker ('
                     || bounds.first_price_date || '), so every mart would be empty; '
@@ -65,7 +65,7 @@ final as (
                     || coalesce(benchmark.first_price_date, bounds.first_price_date)
                 )
             when requested.requested_as_of_date < benchmark.first_price_date
-                then error(
+                then {{ error_function() }}(
                     'as-of ' || requested.requested_as_of_date
                     || ' refused: it is before the first price of benchmark '
                     || benchmark.ticker || ' (' || benchmark.first_price_date

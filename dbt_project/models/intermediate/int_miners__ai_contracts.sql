@@ -13,15 +13,25 @@ contracts as (
     select * from {{ ref('int_contracts__counted') }}
 ),
 
+-- (A numbered subquery rather than QUALIFY, which Spark SQL lacks.)
+numbered_contracts as (
+    select
+        ticker,
+        announced_on,
+        event_date,
+        row_number() over (
+            partition by ticker order by announced_on, event_date, contract_id
+        ) as contract_rank
+    from contracts
+),
+
 first_contract as (
     select
         ticker,
         announced_on as first_ai_contract_date,
         event_date as first_contract_event_date
-    from contracts
-    qualify row_number() over (
-        partition by ticker order by announced_on, event_date, contract_id
-    ) = 1
+    from numbered_contracts
+    where contract_rank = 1
 ),
 
 totals as (

@@ -76,13 +76,34 @@ current_rows as (
             and eligible.fetched_at < retractions.fetched_at
 ),
 
-latest_fetch as (
-    select *
+-- (A numbered subquery rather than QUALIFY, which Spark SQL lacks.)
+numbered_fetches as (
+    select
+        *,
+        row_number() over (
+            partition by ticker, price_date
+            order by fetched_at desc, landing_file desc
+        ) as fetch_rank
     from current_rows
-    qualify row_number() over (
-        partition by ticker, price_date
-        order by fetched_at desc, landing_file desc
-    ) = 1
+),
+
+latest_fetch as (
+    select
+        ticker,
+        price_date,
+        open,
+        high,
+        low,
+        close,
+        adj_close,
+        volume,
+        price_source,
+        run_id,
+        fetched_at,
+        landing_file,
+        accepted_at
+    from numbered_fetches
+    where fetch_rank = 1
 )
 
 select * from latest_fetch

@@ -7,7 +7,8 @@
 -- re-fetch window, which also changes the next day's return), continuing from the last
 -- unchanged row in this table (its date, adj_close and trading_day_number). A ticker whose
 -- demo rows real prices replace is rebuilt whole. The strategy (macros/
--- incremental_replace_ticker_tails.sql) deletes the replaced rows. What incremental runs
+-- incremental_replace_ticker_tails.sql) deletes the replaced rows (on Spark, which cannot
+-- delete from its Parquet tables, it rewrites the table without them). What incremental runs
 -- cannot see (a seed, model or var change) makes the Dagster asset run --full-refresh.
 {{ config(
     materialized='incremental',
@@ -62,8 +63,8 @@ companies as (
         select
             this_table.ticker,
             max(this_table.price_date) as price_date,
-            arg_max(this_table.adj_close, this_table.price_date) as adj_close,
-            arg_max(this_table.trading_day_number, this_table.price_date) as trading_day_number
+            max_by(this_table.adj_close, this_table.price_date) as adj_close,
+            max_by(this_table.trading_day_number, this_table.price_date) as trading_day_number
         from {{ this }} as this_table
         inner join rebuilds
             on
@@ -91,7 +92,7 @@ companies as (
 {% else %}
     previous_rows as (
         select
-            cast(null as varchar) as ticker,
+            cast(null as string) as ticker,
             cast(null as date) as price_date,
             cast(null as double) as adj_close,
             cast(null as bigint) as trading_day_number
@@ -160,7 +161,7 @@ final as (
         *,
         adj_close / previous_adj_close - 1 as daily_return,
         -- When the build that wrote the row started: tests check the latest build's rows.
-        cast('{{ run_started_at }}' as timestamptz) as built_at
+        cast('{{ run_started_at }}' as {{ timestamp_tz_type() }}) as built_at
     from with_previous_day
 )
 

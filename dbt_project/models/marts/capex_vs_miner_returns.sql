@@ -28,7 +28,7 @@ quarterly_basket_returns as (
             make_date(year(price_date), quarter(price_date) * 3, 1)
         ) as calendar_quarter_end,
         basket,
-        product(1 + daily_return) - 1 as quarter_return
+        {{ product_of('1 + daily_return') }} - 1 as quarter_return
     from basket_returns
     group by all
 ),

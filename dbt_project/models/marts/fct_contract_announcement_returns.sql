@@ -42,10 +42,10 @@ abnormal_returns as (
         avg(prices.volume) over prior_20_days as mean_volume_prior_20d,
         count(prices.volume) over prior_20_days as volume_days_prior_20d
     from prices
-    asof left join benchmark_prices as benchmark_now
-        on prices.price_date >= benchmark_now.price_date
-    asof left join benchmark_prices as benchmark_before
-        on prices.previous_price_date >= benchmark_before.price_date
+    {{ asof_left_join('benchmark_prices', 'benchmark_now', 'prices.price_date', 'price_date') }}
+    {{ asof_left_join(
+        'benchmark_prices', 'benchmark_before', 'prices.previous_price_date', 'price_date',
+    ) }}
     window prior_20_days as (
         partition by prices.ticker
         order by prices.trading_day_number

@@ -11,9 +11,13 @@ miners as (
 prices as (
     select all_prices.*
     from {{ ref('int_prices__as_of') }} as all_prices
-    where
-        all_prices.ticker in ('BTC-USD', 'NVDA')
-        or all_prices.ticker in (select miners.ticker from miners)
+    -- (One IN list rather than `in ('BTC-USD', 'NVDA') or in (select ...)`: Spark runs that
+    -- OR as a nested loop join, which fails over a unit test's literal rows.)
+    where all_prices.ticker in (
+        select miners.ticker from miners
+        union all
+        select benchmarks.ticker from (values ('BTC-USD'), ('NVDA')) as benchmarks (ticker)
+    )
 ),
 
 btc_prices as (
@@ -89,17 +93,18 @@ reference_dates as (
     where first_contract_event_date is not null
 ),
 
--- The close of the last trading day on or before each reference date (asof join).
+-- The close of the last trading day on or before each reference date (asof join, see
+-- macros/cross_engine.sql: DuckDB has ASOF joins, Spark does not).
 reference_closes as (
     select
         reference_dates.ticker,
         reference_dates.horizon,
         prices.adj_close as reference_adj_close
     from reference_dates
-    asof left join prices
-        on
-            reference_dates.ticker = prices.ticker
-            and reference_dates.reference_date >= prices.price_date
+    {{ asof_left_join(
+        'prices', 'prices', 'reference_dates.reference_date', 'price_date',
+        keys=[['reference_dates.ticker', 'ticker']],
+    ) }}
 ),
 
 reference_closes_wide as (
@@ -136,14 +141,10 @@ one_year_window as (
         on
             prices.ticker = miner_as_of.ticker
             and prices.price_date > cast(miner_as_of.as_of_date - interval 1 year as date)
-    asof left join btc_prices as btc_now
-        on prices.price_date >= btc_now.price_date
-    asof left join btc_prices as btc_before
-        on prices.previous_price_date >= btc_before.price_date
-    asof left join nvda_prices as nvda_now
-        on prices.price_date >= nvda_now.price_date
-    asof left join nvda_prices as nvda_before
-        on prices.previous_price_date >= nvda_before.price_date
+    {{ asof_left_join('btc_prices', 'btc_now', 'prices.price_date', 'price_date') }}
+    {{ asof_left_join('btc_prices', 'btc_before', 'prices.previous_price_date', 'price_date') }}
+    {{ asof_left_join('nvda_prices', 'nvda_now', 'prices.price_date', 'price_date') }}
+    {{ asof_left_join('nvda_prices', 'nvda_before', 'prices.previous_price_date', 'price_date') }}
 ),
 
 one_year_stats as (
@@ -162,10 +163,11 @@ btc_one_year as (
         miner_as_of.ticker,
         btc_now.adj_close / btc_before.adj_close - 1 as btc_return_1y
     from miner_as_of
-    asof left join btc_prices as btc_now
-        on miner_as_of.as_of_date >= btc_now.price_date
-    asof left join btc_prices as btc_before
-        on cast(miner_as_of.as_of_date - interval 1 year as date) >= btc_before.price_date
+    {{ asof_left_join('btc_prices', 'btc_now', 'miner_as_of.as_of_date', 'price_date') }}
+    {{ asof_left_join(
+        'btc_prices', 'btc_before',
+        'cast(miner_as_of.as_of_date - interval 1 year as date)', 'price_date',
+    ) }}
 ),
 
 final as (

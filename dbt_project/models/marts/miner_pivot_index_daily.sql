@@ -21,17 +21,16 @@ indexed as (
         basket_returns.basket,
         basket_returns.daily_return,
         basket_returns.member_count,
-        100 * product(
-            case
+        100 * {{ product_of(
+            'case
                 when basket_returns.price_date > first_common_date.first_common_date
                     then 1 + basket_returns.daily_return
                 else 1
-            end
-        ) over (
-            partition by basket_returns.basket
+            end',
+            over='partition by basket_returns.basket
             order by basket_returns.price_date
-            rows between unbounded preceding and current row
-        ) as index_level
+            rows between unbounded preceding and current row',
+        ) }} as index_level
     from basket_returns
     cross join first_common_date
     where basket_returns.price_date >= first_common_date.first_common_date

@@ -4,7 +4,7 @@
 with
 
 landed as (
-    select * from {{ source('landing', 'prices') }}
+    select * from {{ external_source('landing', 'prices') }}
 ),
 
 renamed as (
@@ -20,7 +20,7 @@ renamed as (
         price_source,
         run_id,
         fetched_at,
-        parse_filename(filename) as landing_file
+        {{ file_name('filename') }} as landing_file
     from landed
 )
 

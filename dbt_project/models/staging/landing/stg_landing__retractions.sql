@@ -3,7 +3,7 @@
 with
 
 retractions as (
-    select * from {{ source('landing', 'retractions') }}
+    select * from {{ external_source('landing', 'retractions') }}
 ),
 
 renamed as (
@@ -14,7 +14,7 @@ renamed as (
         reason,
         run_id,
         fetched_at,
-        parse_filename(filename) as retraction_file
+        {{ file_name('filename') }} as retraction_file
     from retractions
 )
 

@@ -2,7 +2,7 @@
 with
 
 accepted as (
-    select * from {{ source('quality', 'ledger_accepted') }}
+    select * from {{ external_source('quality', 'ledger_accepted') }}
 ),
 
 renamed as (

@@ -2,7 +2,7 @@
 with
 
 quarantine as (
-    select * from {{ source('quality', 'ledger_quarantine') }}
+    select * from {{ external_source('quality', 'ledger_quarantine') }}
 ),
 
 renamed as (
