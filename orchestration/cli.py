@@ -508,6 +508,30 @@ def check_seeds() -> int:
     return 1 if report.failed else 0
 
 
+def missing_engine_packages() -> str | None:
+    """What to install for the chosen engine, when its packages are missing (the spark group is
+    not part of `make run`'s environment); None when nothing is."""
+    import importlib.util
+
+    if settings.ENGINE.value() != "spark":
+        return None
+    needed = {"pyspark": "pyspark", "dbt.adapters.spark": "dbt-spark"}
+    absent = []
+    for module, package in needed.items():
+        try:
+            found = importlib.util.find_spec(module) is not None
+        except ModuleNotFoundError:  # a parent package is missing
+            found = False
+        if not found:
+            absent.append(package)
+    if not absent:
+        return None
+    return (
+        f"{settings.ENGINE.env_var}=spark needs {' and '.join(absent)}, which `make run` does not "
+        "install: run `uv sync --group spark` (or `make test`, which installs them), then again"
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     arguments = build_parser().parse_args(argv)
     if arguments.command == "seeds":
@@ -516,6 +540,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         export_options(arguments, os.environ)  # type: ignore[arg-type]
     except settings.SettingsError as error:
         print(f"hashpivot: {error}", file=sys.stderr)
+        return 2
+    missing = missing_engine_packages()
+    if missing:
+        print(f"hashpivot: {missing}", file=sys.stderr)
         return 2
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
     try:

@@ -78,3 +78,24 @@ def test_spark_is_explained_when_its_packages_are_missing(environ, monkeypatch, 
     spark._engine_for.cache_clear()
     with pytest.raises(spark.SparkUnavailableError, match="uv sync --group spark"):
         spark.spark_engine(data_paths(tmp_path))
+
+
+def test_the_cli_says_what_to_install_before_anything_runs(environ, monkeypatch, capsys, tmp_path):
+    import importlib.util
+
+    from orchestration import cli
+
+    # The CLI writes its options into the environment: restored after the test.
+    monkeypatch.delenv("HASHPIVOT_DATA_DIR", raising=False)
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a: None if name == "pyspark" else real_find_spec(name, *a),
+    )
+    code = cli.main(["run", "--engine", "spark", "--data-dir", str(tmp_path / "data")])
+    assert code == 2
+    error = capsys.readouterr().err
+    assert "HASHPIVOT_ENGINE=spark needs pyspark" in error
+    assert "uv sync --group spark" in error
+    assert not (tmp_path / "data").exists()  # nothing ran
