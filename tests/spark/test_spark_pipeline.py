@@ -51,7 +51,13 @@ def published_tables(published: Path) -> dict[str, pd.DataFrame]:
             ).fetchall()
             if not name.startswith("_")
         ]
-        return {name: connection.execute(f'select * from "{name}"').df() for name in names}
+        tables = {name: connection.execute(f'select * from "{name}"').df() for name in names}
+    # Instants (quarantined_at) compared in UTC: the comparison's dates are zone-naive.
+    for frame in tables.values():
+        for column in frame.columns:
+            if isinstance(frame[column].dtype, pd.DatetimeTZDtype):
+                frame[column] = frame[column].dt.tz_convert("UTC").dt.tz_localize(None)
+    return tables
 
 
 def published_types(published: Path) -> dict[str, list[tuple[str, str]]]:

@@ -44,8 +44,9 @@ final as (
     select
         ticker,
         calendar_quarter_end,
-        year(calendar_quarter_end) as calendar_year,
-        quarter(calendar_quarter_end) as calendar_quarter,
+        -- bigint on both engines (DuckDB's year() is one, Spark's an int): the BI contract.
+        cast(year(calendar_quarter_end) as bigint) as calendar_year,
+        cast(quarter(calendar_quarter_end) as bigint) as calendar_quarter,
         fiscal_year,
         fiscal_quarter,
         capex_usd,
