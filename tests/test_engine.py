@@ -99,3 +99,16 @@ def test_the_cli_says_what_to_install_before_anything_runs(environ, monkeypatch,
     assert "HASHPIVOT_ENGINE=spark needs pyspark" in error
     assert "uv sync --group spark" in error
     assert not (tmp_path / "data").exists()  # nothing ran
+
+
+def test_a_local_spark_without_java_says_what_to_install(environ, monkeypatch, tmp_path):
+    pytest.importorskip("pyspark", reason="the spark dependency group is not installed")
+    from orchestration.transform import spark
+
+    monkeypatch.delenv("JAVA_HOME", raising=False)
+    monkeypatch.setenv("PATH", str(tmp_path))  # no java on it
+    monkeypatch.delenv(settings.SPARK_REMOTE.env_var, raising=False)
+    spark._engine_for.cache_clear()
+    with pytest.raises(spark.SparkUnavailableError, match="needs Java 17"):
+        spark.spark_engine(data_paths(tmp_path))
+    assert not (tmp_path / "spark-warehouse").exists()

@@ -17,6 +17,7 @@ Derby lets one JVM open a metastore at a time: that is why dbt does not start a 
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import time
 from dataclasses import dataclass
@@ -120,6 +121,12 @@ def _wait_for_port(port: int, timeout_seconds: float = 60.0) -> None:
 def _engine_for(root: Path, remote: str | None) -> SparkEngine:
     sql = _import_pyspark()
     paths = data_paths(root)
+    if not remote and not (os.environ.get("JAVA_HOME") or shutil.which("java")):
+        raise SparkUnavailableError(
+            "a local Spark needs Java 17 (no `java` on PATH and no JAVA_HOME): install it "
+            "(apt-get install openjdk-17-jre-headless), or set "
+            f"{settings.SPARK_REMOTE.env_var} to a cluster's Spark Connect URL"
+        )
     started = [key for key in _LOCAL_ROOTS if key != root]
     if started and not remote:
         # One SparkContext per JVM, its warehouse and metastore fixed when it starts.
