@@ -77,7 +77,13 @@ def test_the_chart_asset_reports_an_empty_index_instead_of_failing(
             "create table intermediate.int_as_of_date as select date '2025-04-04' as as_of_date"
         )
     monkeypatch.setenv("HASHPIVOT_DATA_DIR", str(tmp_path))
-    result = dg.materialize([pivot_index_chart], instance=dg.DagsterInstance.ephemeral())
+    from orchestration.engine import WarehouseEngine
+
+    result = dg.materialize(
+        [pivot_index_chart],
+        resources={"engine": WarehouseEngine(engine="duckdb")},
+        instance=dg.DagsterInstance.ephemeral(),
+    )
     assert result.success
     (materialization,) = result.asset_materializations_for_node("pivot_index_chart")
     assert "no chart" in materialization.metadata["chart"].value
