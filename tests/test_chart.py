@@ -81,7 +81,7 @@ def test_the_chart_asset_reports_an_empty_index_instead_of_failing(
 
     result = dg.materialize(
         [pivot_index_chart],
-        resources={"engine": WarehouseEngine(engine="duckdb")},
+        resources={"engine": WarehouseEngine()},
         instance=dg.DagsterInstance.ephemeral(),
     )
     assert result.success
