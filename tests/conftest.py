@@ -8,6 +8,7 @@ order (``--no-loadscope-reorder``), which ``pytest_collection_modifyitems`` belo
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +26,18 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     the quick ones, instead of finishing on one worker with a long module it took last."""
     slow_tests = Counter(item.path for item in items if item.get_closest_marker("slow"))
     items.sort(key=lambda item: -slow_tests[item.path])
+
+
+@pytest.fixture(autouse=True)
+def hashpivot_settings_stay_with_their_test():
+    """A test that changes a HASHPIVOT_ variable in this process (a run's engine resource, the
+    CLI) gets it put back, so the next test on the worker (and dbt's target it derives) does not
+    depend on which tests ran before it."""
+    before = {k: v for k, v in os.environ.items() if k.startswith("HASHPIVOT_")}
+    yield
+    for name in [k for k in os.environ if k.startswith("HASHPIVOT_") and k not in before]:
+        del os.environ[name]
+    os.environ.update(before)
 
 
 @pytest.fixture

@@ -15,13 +15,30 @@ from orchestration.paths import data_paths
 
 @pytest.fixture
 def environ(monkeypatch):
-    monkeypatch.delenv(settings.ENGINE.env_var, raising=False)
+    # setenv first so monkeypatch records the variable's state and restores it afterwards even
+    # when it was unset (delenv of an absent variable records nothing).
+    monkeypatch.setenv(settings.ENGINE.env_var, "duckdb")
+    monkeypatch.delenv(settings.ENGINE.env_var)
     return os.environ
 
 
 def test_the_launchpad_choice_reaches_every_step_through_the_environment(environ):
     with dg.build_resources({"engine": WarehouseEngine(engine="spark")}) as resources:
         assert resources.engine.name == "spark"
+        assert environ[settings.ENGINE.env_var] == "spark"
+
+
+def test_the_launchpad_choice_ends_with_its_run(environ, monkeypatch):
+    """A process that runs jobs in turn (the in-process executor, a test session) gets its own
+    setting back: the next run's steps and dbt's target are not the last run's."""
+    with dg.build_resources({"engine": WarehouseEngine(engine="spark")}):
+        pass
+    assert settings.ENGINE.env_var not in environ
+    assert settings.dbt_settings_environment()["DBT_TARGET"] == "dev"
+
+    monkeypatch.setenv(settings.ENGINE.env_var, "spark")
+    with dg.build_resources({"engine": WarehouseEngine(engine="duckdb")}):
+        assert settings.ENGINE.value() == "duckdb"
     assert environ[settings.ENGINE.env_var] == "spark"
 
 
