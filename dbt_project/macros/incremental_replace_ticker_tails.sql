@@ -12,23 +12,33 @@
     {{ return(adapter.dispatch('get_incremental_replace_ticker_tails_sql')(arg_dict)) }}
 {%- endmacro %}
 
-{#- DuckDB: delete the replaced rows, insert the batch. -#}
-{% macro default__get_incremental_replace_ticker_tails_sql(arg_dict) -%}
-    {%- set target = arg_dict['target_relation'] -%}
-    {%- set source = arg_dict['temp_relation'] -%}
-    {%- set columns = get_quoted_csv(arg_dict['dest_columns'] | map(attribute='name')) -%}
-    delete from {{ target }} as target_rows
-    using (
+{#- Per ticker of the batch `source`: the first date it replaces and whether it replaces the
+    ticker whole. -#}
+{% macro replaced_tails(source) -%}
+    (
         select
             ticker,
             min(price_date) as first_date,
             bool_or(trading_day_number = 1) as replaces_ticker
         from {{ source }}
         group by ticker
-    ) as batch
-    where
-        target_rows.ticker = batch.ticker
-        and (batch.replaces_ticker or target_rows.price_date >= batch.first_date);
+    )
+{%- endmacro %}
+
+{#- Whether a target row is replaced by its ticker's row of replaced_tails. -#}
+{% macro is_replaced_row(target_alias, batch_alias) -%}
+    {{ target_alias }}.ticker = {{ batch_alias }}.ticker
+    and ({{ batch_alias }}.replaces_ticker or {{ target_alias }}.price_date >= {{ batch_alias }}.first_date)
+{%- endmacro %}
+
+{#- DuckDB: delete the replaced rows, insert the batch. -#}
+{% macro default__get_incremental_replace_ticker_tails_sql(arg_dict) -%}
+    {%- set target = arg_dict['target_relation'] -%}
+    {%- set source = arg_dict['temp_relation'] -%}
+    {%- set columns = get_quoted_csv(arg_dict['dest_columns'] | map(attribute='name')) -%}
+    delete from {{ target }} as target_rows
+    using {{ replaced_tails(source) }} as batch
+    where {{ is_replaced_row('target_rows', 'batch') }};
 
     insert into {{ target }} ({{ columns }})
     select {{ columns }}
@@ -52,17 +62,8 @@
         create table {{ staging }} using parquet as
         select {{ columns }}
         from {{ target }} as target_rows
-        anti join (
-            select
-                ticker,
-                min(price_date) as first_date,
-                bool_or(trading_day_number = 1) as replaces_ticker
-            from {{ source }}
-            group by ticker
-        ) as batch
-            on
-                target_rows.ticker = batch.ticker
-                and (batch.replaces_ticker or target_rows.price_date >= batch.first_date)
+        anti join {{ replaced_tails(source) }} as batch
+            on {{ is_replaced_row('target_rows', 'batch') }}
         union all
         select {{ columns }}
         from {{ source }}

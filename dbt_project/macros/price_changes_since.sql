@@ -10,108 +10,12 @@
     reads only the new files and can prune the date filter down to the Parquet scans (a
     subquery would be evaluated after the scans, over the whole history). -#}
 {% macro price_changes_since(relation) -%}
-    {{ return(adapter.dispatch('price_changes_since')(relation)) }}
-{%- endmacro %}
-
-{% macro default__price_changes_since(relation) -%}
-    {%- set ledger_glob = data_path('ledger_accepted') ~ '/*.parquet' -%}
-    {%- set landing_dir = data_path('landing_prices') ~ '/' -%}
     {%- set changes = {'files': [], 'scan_from': '9999-12-31'} -%}
     {%- if not execute -%}
         {{ return(changes) }}
     {%- endif -%}
-    {%- set ledger_files = run_query(
-        "select count(*) from glob('" ~ ledger_glob ~ "')"
-    ).columns[0].values()[0] -%}
-    {%- if ledger_files == 0 -%}
-        {{ return(changes) }}
-    {%- endif -%}
-    {%- set new_files = run_query(
-        "select distinct landing_file from read_parquet('" ~ ledger_glob ~ "') "
-        ~ "where accepted_at > (select coalesce(max(accepted_at), '-infinity'::timestamptz) "
-        ~ "from " ~ relation ~ ") order by landing_file"
-    ).columns[0].values() -%}
-    {%- for name in new_files -%}
-        {%- do changes['files'].append(landing_dir ~ name) -%}
-    {%- endfor -%}
-    {%- if changes['files'] -%}
-        {%- set first_date_query -%}
-            with touched as (
-                select
-                    ticker,
-                    min(cast(date as date)) as first_date,
-                    bool_or(price_source <> 'demo') as has_real_rows
-                from read_parquet({{ sql_string_list(changes['files']) }})
-                group by ticker
-            )
-            select min(
-                case
-                    when has_real_rows and ticker in (
-                        select ticker from {{ relation }} where price_source = 'demo'
-                    ) then date '0001-01-01'
-                    else first_date
-                end
-            )
-            from touched
-        {%- endset -%}
-        {%- set first_date = run_query(first_date_query).columns[0].values()[0] -%}
-        {%- if first_date is not none -%}
-            {%- do changes.update({'scan_from': first_date | string}) -%}
-        {%- endif -%}
-    {%- endif -%}
-    {{ return(changes) }}
-{%- endmacro %}
-
-{#- A list of SQL string literals, quotes escaped: ['a', 'b']. -#}
-{% macro sql_string_list(values) -%}
-    [{%- for value in values -%}
-        '{{ value | replace("'", "''") }}'{{ ', ' if not loop.last }}
-    {%- endfor -%}]
-{%- endmacro %}
-
-{#- The rows of the landing files at `paths` (ticker, date, price_source...), or no rows when
-    there are none: read_parquet fails on an empty list. -#}
-{% macro landing_rows(paths) -%}
-    {{ return(adapter.dispatch('landing_rows')(paths)) }}
-{%- endmacro %}
-
-{% macro default__landing_rows(paths) -%}
-    {%- if paths -%}
-        read_parquet({{ sql_string_list(paths) }})
-    {%- else -%}
-        (
-            select
-                cast(null as string) as ticker,
-                cast(null as date) as date,
-                cast(null as string) as price_source
-            where false
-        )
-    {%- endif -%}
-{%- endmacro %}
-
-
-{#- Spark: the same answer from the Spark tables of the ledger and the landing folder
-    (macros/cross_engine.sql, external_source). Spark SQL reads a folder, not a list of files,
-    so the new files are picked by name (_metadata.file_name) in the landing folder's table;
-    the file list and the date bound are still inlined as literals. -#}
-{% macro spark__price_changes_since(relation) -%}
     {%- set landing_dir = data_path('landing_prices') ~ '/' -%}
-    {%- set changes = {'files': [], 'scan_from': '9999-12-31'} -%}
-    {%- if not execute -%}
-        {{ return(changes) }}
-    {%- endif -%}
-    {%- set new_files_query -%}
-        with built as (
-            select max(accepted_at) as accepted_at from {{ relation }}
-        )
-        select distinct ledger.landing_file
-        from {{ source('quality', 'ledger_accepted') }} as ledger
-        cross join built
-        where built.accepted_at is null or ledger.accepted_at > built.accepted_at
-        order by ledger.landing_file
-    {%- endset -%}
-    {%- set new_files = run_query(new_files_query).columns[0].values() -%}
-    {%- for name in new_files -%}
+    {%- for name in landing_files_accepted_since(relation) -%}
         {%- do changes['files'].append(landing_dir ~ name) -%}
     {%- endfor -%}
     {%- if changes['files'] -%}
@@ -142,7 +46,73 @@
     {{ return(changes) }}
 {%- endmacro %}
 
-{#- Spark: the rows of the landing folder's files named like the files at `paths`. -#}
+{#- The names of the landing files the ledger accepted after the latest accepted_at in
+    `relation` (all of them when `relation` is empty), in name order. -#}
+{% macro landing_files_accepted_since(relation) -%}
+    {{ return(adapter.dispatch('landing_files_accepted_since')(relation)) }}
+{%- endmacro %}
+
+{% macro default__landing_files_accepted_since(relation) -%}
+    {%- set ledger_glob = data_path('ledger_accepted') ~ '/*.parquet' -%}
+    {%- set ledger_files = run_query(
+        "select count(*) from glob('" ~ ledger_glob ~ "')"
+    ).columns[0].values()[0] -%}
+    {%- if ledger_files == 0 -%}
+        {{ return([]) }}
+    {%- endif -%}
+    {{ return(run_query(
+        "select distinct landing_file from read_parquet('" ~ ledger_glob ~ "') "
+        ~ "where accepted_at > (select coalesce(max(accepted_at), '-infinity'::timestamptz) "
+        ~ "from " ~ relation ~ ") order by landing_file"
+    ).columns[0].values() | list) }}
+{%- endmacro %}
+
+{#- A list of SQL string literals, quotes escaped: ['a', 'b']. -#}
+{% macro sql_string_list(values) -%}
+    [{%- for value in values -%}
+        '{{ value | replace("'", "''") }}'{{ ', ' if not loop.last }}
+    {%- endfor -%}]
+{%- endmacro %}
+
+{#- The rows of the landing files at `paths` (ticker, date, price_source...), or no rows when
+    there are none: read_parquet fails on an empty list. -#}
+{% macro landing_rows(paths) -%}
+    {{ return(adapter.dispatch('landing_rows')(paths)) }}
+{%- endmacro %}
+
+{% macro default__landing_rows(paths) -%}
+    {%- if paths -%}
+        read_parquet({{ sql_string_list(paths) }})
+    {%- else -%}
+        (
+            select
+                cast(null as string) as ticker,
+                cast(null as date) as date,
+                cast(null as string) as price_source
+            where false
+        )
+    {%- endif -%}
+{%- endmacro %}
+
+
+{#- Spark: the same names from the ledger folder's Spark table (macros/cross_engine.sql,
+    external_source), which, unlike DuckDB's glob, reads an empty folder as no rows. -#}
+{% macro spark__landing_files_accepted_since(relation) -%}
+    {%- set new_files_query -%}
+        with built as (
+            select max(accepted_at) as accepted_at from {{ relation }}
+        )
+        select distinct ledger.landing_file
+        from {{ source('quality', 'ledger_accepted') }} as ledger
+        cross join built
+        where built.accepted_at is null or ledger.accepted_at > built.accepted_at
+        order by ledger.landing_file
+    {%- endset -%}
+    {{ return(run_query(new_files_query).columns[0].values() | list) }}
+{%- endmacro %}
+
+{#- Spark: the rows of the landing folder's table whose file is named like one at `paths`;
+    Spark SQL reads a folder, not a list of files, so they are picked by _metadata.file_name. -#}
 {% macro spark__landing_rows(paths) -%}
     (
         select
