@@ -352,7 +352,7 @@ def build_dbt_assets() -> dg.AssetsDefinition:
             failure = error
         keep_partial_parse(invocation.target_path, project)
         if spark is not None:
-            copy_from_spark(spark, warehouse, context)
+            copy_from_spark(spark, warehouse, context, build_failed=failure is not None)
         yield from with_table_metadata(events, warehouse, context)
         if failure is not None:
             # A model that raised (int_as_of_date refusing an --as-of) says why in its own
@@ -393,14 +393,26 @@ def start_spark_engine(context: dg.AssetExecutionContext) -> Any:
     return engine
 
 
-def copy_from_spark(engine: Any, warehouse: Path, context: dg.AssetExecutionContext) -> None:
+def copy_from_spark(
+    engine: Any, warehouse: Path, context: dg.AssetExecutionContext, *, build_failed: bool = False
+) -> None:
     """Pull what the checks, the chart and the publish read from Spark into ``warehouse``, the
     local DuckDB copy (``spark_copy.py``), also after a failed build (its metadata shows what
-    was built)."""
+    was built). After a failed build a failed copy is only a warning: the step fails with
+    dbt's error, the one that says what to fix, not with the copy's (often the same cause, such
+    as a Spark that died)."""
     from orchestration.transform.spark_copy import copy_spark_warehouse
 
     export_dir = engine.warehouse_dir / ".copy" if engine.local else None
-    counts = copy_spark_warehouse(engine.session, warehouse, export_dir=export_dir)
+    try:
+        counts = copy_spark_warehouse(engine.session, warehouse, export_dir=export_dir)
+    except Exception as error:
+        if not build_failed:
+            raise
+        context.log.warning(
+            f"after the failed dbt build, copying Spark's tables failed too: {error}"
+        )
+        return
     context.log.info(f"copied {len(counts)} Spark tables into {warehouse}")
 
 

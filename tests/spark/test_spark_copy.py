@@ -96,3 +96,50 @@ def test_a_second_copy_replaces_the_first(spark_tables, tmp_path):
     assert counts["marts.extra"] == 1
     with duckdb.connect(str(target), read_only=True) as copy:
         assert copy.execute("select * from marts.extra").fetchall() == [(1,)]
+
+
+class _FailingCopyEngine:
+    """What copy_from_spark reads of the run's Spark, for a Spark that died mid-build."""
+
+    local = False
+    warehouse_dir = None
+    session = None
+
+
+class _RecordingLog:
+    def __init__(self):
+        self.warnings: list[str] = []
+
+    def warning(self, message: str) -> None:
+        self.warnings.append(message)
+
+    def info(self, message: str) -> None:
+        pass
+
+
+class _StepContext:
+    def __init__(self):
+        self.log = _RecordingLog()
+
+
+@pytest.mark.parametrize("build_failed", [True, False])
+def test_a_failed_copy_after_a_failed_build_leaves_dbts_error_to_the_step(
+    build_failed, tmp_path, monkeypatch
+):
+    from orchestration.transform import spark_copy
+    from orchestration.transform.dbt import copy_from_spark
+
+    def spark_is_gone(*args, **kwargs):
+        raise ConnectionError("Spark Connect at sc://127.0.0.1:15002 is unreachable")
+
+    monkeypatch.setattr(spark_copy, "copy_spark_warehouse", spark_is_gone)
+    context = _StepContext()
+    if build_failed:
+        copy_from_spark(_FailingCopyEngine(), tmp_path / "copy.duckdb", context, build_failed=True)
+        assert context.log.warnings == [
+            "after the failed dbt build, copying Spark's tables failed too: "
+            "Spark Connect at sc://127.0.0.1:15002 is unreachable"
+        ]
+    else:
+        with pytest.raises(ConnectionError, match="unreachable"):
+            copy_from_spark(_FailingCopyEngine(), tmp_path / "copy.duckdb", context)
