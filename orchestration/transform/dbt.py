@@ -518,20 +518,23 @@ def with_table_metadata(
             yield event
 
 
+# dagster-dbt's resource without two fixed costs it adds to every dbt step, both of which
+# hashpivot never uses (measured in docs/benchmarks.md, about 5 s a run):
+#
+# - ``_cli_version`` ran ``dbt --version`` in a subprocess (a whole dbt start-up) to learn the
+#   version of the dbt it then runs; it is the installed dbt-core's, read from its metadata.
+# - ``_initialize_dbt_core_adapter`` built a dbt Core adapter in this process (dbt's imports,
+#   the profile and the project), used only by ``fetch_row_counts`` and
+#   ``fetch_column_metadata``; hashpivot reads row counts and column types itself, once dbt
+#   has finished (``with_table_metadata``), so no adapter is built.
+#
+# Both are private names of dagster-dbt 0.29's ``DbtCliResource.cli``:
+# tests/transform/test_dbt_resource.py fails when an upgrade renames them. The docstring is
+# what the launchpad shows as the resource's description, so it speaks to the person
+# launching a run.
 class LeanDbtCliResource(DbtCliResource):
-    """dagster-dbt's resource without two fixed costs it adds to every dbt step, both of which
-    hashpivot never uses (measured in docs/benchmarks.md, about 5 s a run):
-
-    - ``_cli_version`` ran ``dbt --version`` in a subprocess (a whole dbt start-up) to learn the
-      version of the dbt it then runs; it is the installed dbt-core's, read from its metadata.
-    - ``_initialize_dbt_core_adapter`` built a dbt Core adapter in this process (dbt's imports,
-      the profile and the project), used only by ``fetch_row_counts`` and
-      ``fetch_column_metadata``; hashpivot reads row counts and column types itself, once dbt
-      has finished (``with_table_metadata``), so no adapter is built.
-
-    Both are private names of dagster-dbt 0.29's ``DbtCliResource.cli``:
-    tests/transform/test_dbt_resource.py fails when an upgrade renames them.
-    """
+    """How the run calls dbt: the dbt executable and the project (dbt_project/). The defaults
+    are this checkout's; the warehouse and the target follow the run's data dir and engine."""
 
     @cached_property
     def _cli_version(self) -> version.Version:
