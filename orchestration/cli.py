@@ -511,25 +511,15 @@ def check_seeds() -> int:
 def missing_engine_packages() -> str | None:
     """What to install for the chosen engine, when its packages are missing (the spark group is
     not part of `make run`'s environment); None when nothing is."""
-    import importlib.util
+    from orchestration.transform.spark import (
+        install_spark_packages_message,
+        missing_spark_packages,
+    )
 
     if settings.ENGINE.value() != "spark":
         return None
-    needed = {"pyspark": "pyspark", "dbt.adapters.spark": "dbt-spark"}
-    absent = []
-    for module, package in needed.items():
-        try:
-            found = importlib.util.find_spec(module) is not None
-        except ModuleNotFoundError:  # a parent package is missing
-            found = False
-        if not found:
-            absent.append(package)
-    if not absent:
-        return None
-    return (
-        f"{settings.ENGINE.env_var}=spark needs {' and '.join(absent)}, which `make run` does not "
-        "install: run `uv sync --group spark` (or `make test`, which installs them), then again"
-    )
+    absent = missing_spark_packages()
+    return install_spark_packages_message(absent) if absent else None
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -15,10 +15,8 @@ from orchestration.paths import data_paths
 
 @pytest.fixture
 def environ(monkeypatch):
-    # setenv first so monkeypatch records the variable's state and restores it afterwards even
-    # when it was unset (delenv of an absent variable records nothing).
-    monkeypatch.setenv(settings.ENGINE.env_var, "duckdb")
-    monkeypatch.delenv(settings.ENGINE.env_var)
+    # Put back after the test by conftest's hashpivot_settings_stay_with_their_test.
+    monkeypatch.delenv(settings.ENGINE.env_var, raising=False)
     return os.environ
 
 
@@ -102,8 +100,6 @@ def test_the_cli_says_what_to_install_before_anything_runs(environ, monkeypatch,
 
     from orchestration import cli
 
-    # The CLI writes its options into the environment: restored after the test.
-    monkeypatch.delenv("HASHPIVOT_DATA_DIR", raising=False)
     real_find_spec = importlib.util.find_spec
     monkeypatch.setattr(
         importlib.util,

@@ -90,20 +90,45 @@ def local_spark_settings(paths: DataPaths, port: int) -> dict[str, str]:
     }
 
 
-def _free_port() -> int:
+def free_local_port() -> int:
+    """A localhost TCP port no one listens on now, for a Spark Connect server to bind."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+# The packages of the `spark` dependency group, by the module each provides.
+SPARK_PACKAGES = {"pyspark": "pyspark", "dbt.adapters.spark": "dbt-spark"}
+
+
+def missing_spark_packages() -> list[str]:
+    """The packages of the `spark` group that are not installed (`make run` installs none)."""
+    import importlib.util
+
+    absent = []
+    for module, package in SPARK_PACKAGES.items():
+        try:
+            found = importlib.util.find_spec(module) is not None
+        except ModuleNotFoundError:  # a parent package is missing
+            found = False
+        if not found:
+            absent.append(package)
+    return absent
+
+
+def install_spark_packages_message(absent: list[str]) -> str:
+    return (
+        f"{settings.ENGINE.env_var}=spark needs {' and '.join(absent)}, which `make run` does not "
+        "install: run `uv sync --group spark` (or `make test`, which installs them), then again"
+    )
 
 
 def _import_pyspark() -> Any:
     try:
         import pyspark.sql
     except ImportError as error:
-        raise SparkUnavailableError(
-            f"{settings.ENGINE.env_var}=spark needs pyspark and dbt-spark, which `make run` does "
-            "not install: run `uv sync --group spark` (or `make test`, which does), then again"
-        ) from error
+        absent = missing_spark_packages() or ["pyspark"]
+        raise SparkUnavailableError(install_spark_packages_message(absent)) from error
     return pyspark.sql
 
 
@@ -141,7 +166,7 @@ def _engine_for(root: Path, remote: str | None) -> SparkEngine:
         return SparkEngine(builder.getOrCreate(), remote, False, paths.spark_warehouse)
     warehouse = paths.spark_warehouse
     warehouse.mkdir(parents=True, exist_ok=True)
-    port = _free_port()
+    port = free_local_port()
     # Spark's launcher reads SPARK_REMOTE: a user's leftover would turn this session into a client.
     os.environ.pop("SPARK_REMOTE", None)
     builder = sql.SparkSession.builder.master("local[*]").appName("hashpivot")

@@ -30,6 +30,7 @@ import duckdb
 import pandas as pd
 import pytest
 
+from orchestration.transform.spark import free_local_port
 from tests.bi_readers import BI_DUCKDB_VERSIONS, row_counts_read_by
 from tests.marts.compare import compare_frames
 from tests.pipeline import clean_environ, hashpivot_command, published_fingerprint, run_hashpivot
@@ -178,12 +179,6 @@ def test_bi_readers_open_what_spark_published(spark_runs: SparkRuns, version: st
     assert {k: v for k, v in counts.items() if not k.startswith("_")} == marts
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def connect_server(tmp_path_factory: pytest.TempPathFactory):
     """pyspark's Spark Connect server on a free localhost port, its warehouse in a temp dir."""
@@ -193,7 +188,7 @@ def connect_server(tmp_path_factory: pytest.TempPathFactory):
     if not script.is_file():
         pytest.skip(f"this pyspark ships no Spark Connect server ({script} is missing)")
     root = tmp_path_factory.mktemp("cluster")
-    port = _free_port()
+    port = free_local_port()
     environ = {
         **os.environ,
         "SPARK_HOME": str(spark_home),
