@@ -132,11 +132,14 @@ def land_new_or_revised(
                 replacements = (
                     f"select * from {FETCHED_TABLE} where list_contains({tickers}, ticker)"
                 )
+                # One pipeline into the sort, as in _new_or_revised_sql.
                 kept = f"""
-                    select * from read_parquet({sql_string(str(draft_path))})
-                    where not list_contains({tickers}, ticker)
-                    union all ({_new_or_revised_sql(replacements, run_id, fetched_at, compare)})
-                    order by ticker, date
+                    with kept as materialized (
+                        select * from read_parquet({sql_string(str(draft_path))})
+                        where not list_contains({tickers}, ticker)
+                        union all ({_new_or_revised_sql(replacements, run_id, fetched_at, compare)})
+                    )
+                    select * from kept order by ticker, date
                 """
                 _copy(connection, kept, temporary_path)
                 _summarize(connection, temporary_path)
@@ -170,13 +173,19 @@ def _new_or_revised_sql(fetched: str, run_id: str, fetched_at: datetime, compare
             on fetched.ticker = landed.ticker and fetched.date = landed.date
         where landed.ticker is null or {changed}
     """
+    # ``fetched`` is often a UNION ALL (the parsed rows, then the streamed scan). DuckDB's sort
+    # fed by several pipelines can decide from the first one that it will fit in memory: with a
+    # few thousand parsed rows first and 34 M scanned rows after, it ran out of memory instead
+    # of spilling (tests/extract/test_landing_memory.py). Materialized, the rows reach the sort
+    # as one pipeline, which spills like a plain sorted COPY.
     return f"""
+        with fetched as materialized ({fetched})
         select
             fetched.ticker, fetched.date, fetched.open, fetched.high, fetched.low,
             fetched.close, fetched.adj_close, fetched.volume, fetched.price_source,
             {sql_string(run_id)} as run_id,
             cast({sql_string(_utc_iso(fetched_at))} as timestamptz) as fetched_at
-        from ({fetched}) as fetched
+        from fetched
         {comparison if compare else ""}
         order by fetched.ticker, fetched.date
     """
