@@ -63,7 +63,7 @@ def scan(
             fetched_at=datetime.now(UTC),
             streamed=fetched.streamed,
         )
-    scanned, parsed, _ = source.read_counts(batch)
+    scanned, _, parsed, _ = source.read_counts(batch)
     result = FolderRead(
         failed={**fetched.failed, **batch.unreadable},
         unreadable={**fetched.unreadable, **batch.unreadable},

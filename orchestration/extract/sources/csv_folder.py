@@ -13,6 +13,19 @@ or raises the error that names the file and line.
 The scan checks the rows of each file's fetch window; rows before the window were checked
 when they landed and are not landed again.
 
+A market-wide export grows by one line a file a day, so a file is not read whole again when
+its landed part is unchanged. Each file's record (``FileRecord``: size, modification time and
+a hash of its last 4 KiB, the landed tail) decides, per run:
+- same size and modification time: unchanged, not opened;
+- same size, another modification time, same tail: unchanged (copied or touched);
+- grown, with the bytes before its previous end hashing to the recorded tail: only the new
+  bytes are read (a grown file), as a small file of its own in the same scan; a new row dated
+  on or before the previous last date makes the per-file parser read the whole file instead;
+- anything else (shrunk, a changed tail, no record): the whole file is read.
+A re-exported history with revised prices (a split or dividend adjusts every earlier close)
+changes the tail, and so is read whole; a revision confined to rows more than 4 KiB before the
+end is not seen until a backfill (``--backfill`` reads every file whole).
+
 A company whose symbol changed (``ticker_changes``) may have its file under any of its
 symbols. One file is read as usual and landed under the current symbol; several are parsed
 one by one and merged, the file under the newer symbol winning on a date both hold.
@@ -20,9 +33,12 @@ one by one and merged, the file under the newer symbol winning on a date both ho
 
 from __future__ import annotations
 
+import hashlib
 import json
+import shutil
+import uuid
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -77,6 +93,8 @@ _REJECTED_FILES_SQL = """(
 )"""
 
 FileStamp = tuple[int, int]  # (size in bytes, modification time in ns)
+# The landed tail: a file's last bytes before its recorded size, hashed.
+TAIL_BYTES = 4096
 
 
 # --------------------------------------------------------------------------------------------
@@ -112,7 +130,48 @@ def duplicate_file_error(ticker: str, paths: list[Path]) -> PriceFileError:
 
 
 # --------------------------------------------------------------------------------------------
-# File stamps: files unchanged since their rows landed are not read again
+# File records: files unchanged since their rows landed are not read again, grown files only
+# from their previous end
+
+
+@dataclass(frozen=True)
+class FileRecord:
+    """What a run knew of a file whose rows landed: its size and modification time, the hash
+    of its last ``TAIL_BYTES`` bytes, whether those end a line, and the date its last line
+    holds (``YYYY-MM-DD`` as written; None when it is not one)."""
+
+    size: int
+    mtime_ns: int
+    tail_hash: str | None = None
+    ends_with_newline: bool = False
+    last_date: date | None = None
+
+    @property
+    def stamp(self) -> FileStamp:
+        return self.size, self.mtime_ns
+
+    def to_json(self) -> dict:
+        return {
+            "size": self.size,
+            "mtime_ns": self.mtime_ns,
+            "tail_hash": self.tail_hash,
+            "ends_with_newline": self.ends_with_newline,
+            "last_date": self.last_date.isoformat() if self.last_date else None,
+        }
+
+    @classmethod
+    def from_json(cls, value: list | dict) -> FileRecord:
+        if isinstance(value, list):  # a record of size and mtime only
+            size, mtime_ns = value
+            return cls(size, mtime_ns)
+        last_date = value.get("last_date")
+        return cls(
+            value["size"],
+            value["mtime_ns"],
+            value.get("tail_hash"),
+            bool(value.get("ends_with_newline")),
+            date.fromisoformat(last_date) if last_date else None,
+        )
 
 
 def _stamp(path: Path) -> FileStamp | None:
@@ -123,17 +182,63 @@ def _stamp(path: Path) -> FileStamp | None:
     return status.st_size, status.st_mtime_ns
 
 
-def read_landed_stamps(path: Path) -> dict[str, FileStamp]:
-    """The stamps recorded by ``write_landed_stamps`` (empty when there are none)."""
+def tail_hash(path: Path, size: int) -> tuple[str, bytes]:
+    """The hash of the file's last ``TAIL_BYTES`` bytes before ``size``, and those bytes."""
+    with path.open("rb") as handle:
+        handle.seek(max(0, size - TAIL_BYTES))
+        tail = handle.read(min(size, TAIL_BYTES))
+    return hashlib.blake2b(tail, digest_size=16).hexdigest(), tail
+
+
+def _last_line_date(tail: bytes) -> date | None:
+    lines = tail.rstrip(b"\r\n").rsplit(b"\n", 1)
+    field_ = lines[-1].split(b",", 1)[0].strip()
+    if len(field_) != 10:
+        return None
+    try:
+        return date.fromisoformat(field_.decode("ascii"))
+    except (UnicodeDecodeError, ValueError):
+        return None
+
+
+def file_record(path: Path, stamp: FileStamp) -> FileRecord:
+    """The record of ``path`` as it is at ``stamp`` (its size and mtime, read before)."""
+    size, mtime_ns = stamp
+    digest, tail = tail_hash(path, size)
+    return FileRecord(size, mtime_ns, digest, tail.endswith(b"\n"), _last_line_date(tail))
+
+
+def read_landed_records(path: Path) -> dict[str, FileRecord]:
+    """The records written by ``write_landed_records`` (empty when there are none)."""
     if not path.exists():
         return {}
-    return {name: (size, mtime) for name, (size, mtime) in json.loads(path.read_text()).items()}
+    return {
+        name: FileRecord.from_json(value) for name, value in json.loads(path.read_text()).items()
+    }
 
 
-def write_landed_stamps(path: Path, stamps: Mapping[str, FileStamp]) -> None:
-    """Record the stamps of the files whose rows are landed, replacing the previous record
-    whole (a cache of what is known landed, not landing data: rewriting it loses nothing)."""
-    write_text_replacing(path, json.dumps(dict(sorted(stamps.items()))))
+def write_landed_records(path: Path, records: Mapping[str, FileRecord]) -> None:
+    """Record the files whose rows are landed, replacing the previous record whole (a cache of
+    what is known landed, not landing data: rewriting it loses nothing)."""
+    write_text_replacing(
+        path, json.dumps({name: records[name].to_json() for name in sorted(records)})
+    )
+
+
+@dataclass(frozen=True)
+class GrownFile:
+    """A file whose landed part is unchanged: only its bytes from ``start`` to ``end`` are new."""
+
+    path: Path
+    start: int
+    end: int
+    previous_last_date: date | None
+
+
+def read_new_bytes(grown: GrownFile) -> bytes:
+    with grown.path.open("rb") as handle:
+        handle.seek(grown.start)
+        return handle.read(grown.end - grown.start)
 
 
 def has_minimal_header(path: Path) -> bool:
@@ -155,19 +260,22 @@ class _ReadPlan:
 
     fetch: SourceFetch = field(default_factory=SourceFetch)
     minimal: dict[str, Path] = field(default_factory=dict)
+    grown: dict[str, GrownFile] = field(default_factory=dict)
     one_by_one: dict[str, list[Path]] = field(default_factory=dict)
     unchanged: int = 0
-    # ticker -> (path, stamp) of every file found, for the next run's landed stamps (a
+    # ticker -> (path, record) of every file found, for the next run's landed records (a
     # renamed company may have a file under each of its symbols).
-    stamps: dict[str, list[tuple[str, FileStamp]]] = field(default_factory=dict)
+    records: dict[str, list[tuple[str, FileRecord]]] = field(default_factory=dict)
 
 
 class CsvFolderSource:
     """A folder of CSV exports, one file per ticker (under its current or a former symbol).
 
-    ``stamps_path`` records the size and modification time of every file whose rows landed: a
-    file that still has them, of a ticker with landed rows (a window start), is not read again
-    unless ``reread_unchanged`` (a backfill).
+    ``stamps_path`` records every file whose rows landed (``FileRecord``): for a ticker with
+    landed rows (a window start), a file that still has them is not read again, and a grown
+    one only from its previous end, unless ``reread_unchanged`` (a backfill). The new bytes of
+    grown files are written, for the scan, to a folder under ``scratch_dir`` that
+    ``after_landing`` removes.
 
     ``ticker_changes`` lets a renamed company's history come from files under its earlier
     symbols, landed under the current one.
@@ -181,14 +289,17 @@ class CsvFolderSource:
         *,
         ticker_changes: Sequence[TickerChange] = (),
         stamps_path: Path | None = None,
+        scratch_dir: Path | None = None,
         reread_unchanged: bool = False,
     ) -> None:
         self.csv_dir = Path(csv_dir)
         self.current = current_symbols(ticker_changes)
         self.former = former_symbols(ticker_changes)
         self.stamps_path = stamps_path
+        self.scratch_dir = scratch_dir
         self.reread_unchanged = reread_unchanged
         self._plan = _ReadPlan()
+        self._tails_dir: Path | None = None
 
     def list_tickers(self) -> list[str]:
         """Every ticker with a file (duplicated ones too: reading fails that ticker alone)."""
@@ -198,56 +309,73 @@ class CsvFolderSource:
         self, connection: duckdb.DuckDBPyConnection, windows: Mapping[str, date | None]
     ) -> SourceFetch:
         """Files of unusual shapes are parsed now into the fetched table; the minimal ones
-        are streamed by the landing step (``SourceFetch.streamed``). A requested ticker
-        without a file, with two files, or with a file that cannot be read is a failure; the
-        other files are read regardless."""
+        (and the new bytes of grown ones) are streamed by the landing step
+        (``SourceFetch.streamed``). A requested ticker without a file, with two files, or with
+        a file that cannot be read is a failure; the other files are read regardless."""
         landed = {}
         if self.stamps_path is not None and not self.reread_unchanged:
-            landed = read_landed_stamps(self.stamps_path)
+            landed = read_landed_records(self.stamps_path)
         plan = self._plan = self._plan_reading(windows, landed)
         parse_failures = _parse_one_by_one(connection, plan.one_by_one, self.label)
         plan.fetch.failed.update(parse_failures)
         plan.fetch.unreadable.update(parse_failures)
-        if plan.minimal:
-            scan = MinimalFilesScan(connection, plan.minimal, windows, self.label)
+        tails = self._write_new_bytes(plan)
+        if plan.minimal or tails:
+            scan = MinimalFilesScan(
+                connection,
+                plan.minimal,
+                windows,
+                self.label,
+                tails={ticker: (path, plan.grown[ticker]) for ticker, path in tails.items()},
+            )
             plan.fetch.streamed = scan
             plan.fetch.streamed_keys_sql = scan.keys_sql()
-        # A file read this run holds its ticker's whole window: what it no longer holds there
-        # is retracted. Unreadable files are not (their rows are kept, the ticker fails).
+        # A file read whole this run holds its ticker's whole window: what it no longer holds
+        # there is retracted. Unreadable files are not (their rows are kept, the ticker fails),
+        # nor grown files, read from their previous end only.
         plan.fetch.complete = (set(plan.minimal) | set(plan.one_by_one)) - set(parse_failures)
         return plan.fetch
 
     def after_landing(self, batch: LandedBatch, failed: Collection[str]) -> list[str]:
-        """Record the stamps of every file read without failing (or not read because
-        unchanged): only now are their rows known landed. Failed files are left out, so they
-        are read again next run."""
+        """Record every file read without failing (or not read because unchanged): only now
+        are their rows known landed. Failed files are left out, so they are read whole again
+        next run."""
         plan = self._plan
+        if self._tails_dir is not None:
+            shutil.rmtree(self._tails_dir, ignore_errors=True)
+            self._tails_dir = None
         if self.stamps_path is not None:
-            write_landed_stamps(
+            write_landed_records(
                 self.stamps_path,
                 {
-                    path: stamp
-                    for ticker, files in plan.stamps.items()
+                    path: record
+                    for ticker, files in plan.records.items()
                     if ticker not in failed
-                    for path, stamp in files
+                    for path, record in files
                 },
             )
-        scanned, parsed, unchanged = self.read_counts(batch)
+        scanned, grown, parsed, unchanged = self.read_counts(batch)
         return [
-            f"CSV folder: {scanned} minimal Date,Close files read in one scan, {parsed} files of "
-            f"other shapes (or with problems) parsed one by one, {unchanged} unchanged since "
-            "they landed (not read)."
+            f"CSV folder: {scanned} minimal Date,Close files read in one scan, {grown} grown "
+            f"files read from their previous end, {parsed} files of other shapes (or with "
+            f"problems) parsed one by one, {unchanged} unchanged since they landed (not read)."
         ]
 
-    def read_counts(self, batch: LandedBatch) -> tuple[int, int, int]:
-        """Files of the last fetch (landed as ``batch``) read in the one scan, parsed one by
-        one (other shapes, and scanned files whose rows were replaced), and left unread."""
-        replaced = len(batch.replaced_streams)
+    def read_counts(self, batch: LandedBatch) -> tuple[int, int, int, int]:
+        """Files of the last fetch (landed as ``batch``) read whole in the one scan, read from
+        their previous end, parsed one by one (other shapes, and scanned files whose rows were
+        replaced), and left unread."""
         plan = self._plan
-        return len(plan.minimal) - replaced, len(plan.one_by_one) + replaced, plan.unchanged
+        replaced = batch.replaced_streams
+        return (
+            len(set(plan.minimal) - replaced),
+            len(set(plan.grown) - replaced),
+            len(plan.one_by_one) + len(replaced),
+            plan.unchanged,
+        )
 
     def _plan_reading(
-        self, windows: Mapping[str, date | None], landed_stamps: Mapping[str, FileStamp]
+        self, windows: Mapping[str, date | None], landed: Mapping[str, FileRecord]
     ) -> _ReadPlan:
         groups = group_price_files(self.csv_dir)
         plan = _ReadPlan()
@@ -267,19 +395,88 @@ class CsvFolderSource:
             # Newest symbol first: the order in which files win a date they share.
             paths = [paths[0] for paths in files.values()]
             stamps = [_stamp(path) for path in paths]
-            plan.stamps[ticker] = [
-                (str(path), stamp) for path, stamp in zip(paths, stamps, strict=True) if stamp
+            known = [landed.get(str(path)) for path in paths]
+            changes = [
+                _change(path, stamp, record) if windows[ticker] is not None else "whole"
+                for path, stamp, record in zip(paths, stamps, known, strict=True)
             ]
-            if windows[ticker] is not None and all(
-                stamp is not None and landed_stamps.get(str(path)) == stamp
-                for path, stamp in zip(paths, stamps, strict=True)
-            ):
+            plan.records[ticker] = [
+                (str(path), new_record)
+                for path, stamp, record, change in zip(paths, stamps, known, changes, strict=True)
+                if stamp is not None
+                and (new_record := _new_record(path, stamp, record, change)) is not None
+            ]
+            if all(change == "unchanged" for change in changes):
                 plan.unchanged += 1
+            elif changes == ["grown"] and _worth_scanning(paths[0], stamps[0]):
+                record = known[0]
+                plan.grown[ticker] = GrownFile(
+                    paths[0], record.size, stamps[0][0], record.last_date
+                )
             elif len(paths) == 1 and _worth_scanning(paths[0], stamps[0]):
                 plan.minimal[ticker] = paths[0]
             else:
                 plan.one_by_one[ticker] = paths
         return plan
+
+    def _write_new_bytes(self, plan: _ReadPlan) -> dict[str, Path]:
+        """Each grown file's new bytes as a small ``Date,Close`` file of its own (the scan's
+        input); a grown file whose new bytes do not end a line is read whole instead."""
+        if not plan.grown:
+            return {}
+        base = self.scratch_dir if self.scratch_dir is not None else self.csv_dir.parent
+        for leftover in base.glob(".csv-new-bytes-*"):  # of a run killed before its end
+            shutil.rmtree(leftover, ignore_errors=True)
+        self._tails_dir = base / f".csv-new-bytes-{uuid.uuid4().hex}"
+        self._tails_dir.mkdir(parents=True)
+        tails: dict[str, Path] = {}
+        for index, (ticker, grown) in enumerate(sorted(plan.grown.items())):
+            try:
+                new_bytes = read_new_bytes(grown)
+            except OSError:
+                new_bytes = b""
+            if not new_bytes.endswith(b"\n"):
+                plan.minimal[ticker] = grown.path
+                continue
+            path = self._tails_dir / f"{index}.csv"
+            path.write_bytes(b"Date,Close\n" + new_bytes)
+            tails[ticker] = path
+        for ticker in set(plan.grown) - set(tails):
+            del plan.grown[ticker]
+        return tails
+
+
+def _change(path: Path, stamp: FileStamp | None, record: FileRecord | None) -> str:
+    """How ``path`` (at ``stamp``) differs from its landed ``record``: ``unchanged``,
+    ``grown`` (its landed part intact) or ``whole`` (to be read whole)."""
+    if stamp is None or record is None:
+        return "whole"
+    if stamp == record.stamp:
+        return "unchanged"
+    size, _ = stamp
+    if record.tail_hash is None or size < record.size:
+        return "whole"
+    try:
+        digest, _ = tail_hash(path, record.size)
+    except OSError:
+        return "whole"
+    if digest != record.tail_hash:
+        return "whole"
+    if size == record.size:
+        return "unchanged"
+    return "grown" if record.ends_with_newline else "whole"
+
+
+def _new_record(
+    path: Path, stamp: FileStamp, record: FileRecord | None, change: str
+) -> FileRecord | None:
+    """The file's record once this run's rows landed (None: it could not be read)."""
+    if change == "unchanged" and record is not None:
+        return replace(record, mtime_ns=stamp[1])
+    try:
+        return file_record(path, stamp)
+    except OSError:
+        return None
 
 
 def _worth_scanning(path: Path, stamp: FileStamp | None) -> bool:
@@ -304,19 +501,39 @@ class MinimalFilesScan:
         files: Mapping[str, Path],
         windows: Mapping[str, date | None],
         price_source: str,
+        *,
+        tails: Mapping[str, tuple[Path, GrownFile]] | None = None,
     ) -> None:
-        self.files = dict(files)
+        """``files``: the minimal files read whole, by ticker; ``tails``: the grown files, by
+        ticker, as the file of their new bytes and where those came from."""
+        tails = dict(tails or {})
+        # What the scan reads, and the file the per-file parser reads when a ticker's rows
+        # look wrong (for a grown file, the whole file).
+        self.files = {**dict(files), **{ticker: path for ticker, (path, _) in tails.items()}}
+        self.originals = {
+            **dict(files),
+            **{ticker: grown.path for ticker, (_, grown) in tails.items()},
+        }
         self.price_source = price_source
         tickers = list(self.files)
         # file_index is the file's position in the read_csv list (DuckDB's file_index virtual
         # column): rows are matched to their ticker by it, never by the path string, which
         # would ride along every row (and grow with the folder's path) until the join.
+        # A grown file's new bytes are read whatever the window (window_start NULL), and each
+        # must be dated after the file's previous last date.
         files_table = pa.table(
             {
                 "file_index": list(range(len(tickers))),
                 "path": [str(self.files[ticker]) for ticker in tickers],
                 "ticker": tickers,
-                "window_start": [windows[ticker] for ticker in tickers],
+                "window_start": [
+                    None if ticker in tails else windows[ticker] for ticker in tickers
+                ],
+                "previous_last_date": [
+                    tails[ticker][1].previous_last_date if ticker in tails else None
+                    for ticker in tickers
+                ],
+                "is_new_bytes": [ticker in tails for ticker in tickers],
             },
             schema=pa.schema(
                 [
@@ -324,6 +541,8 @@ class MinimalFilesScan:
                     ("path", pa.string()),
                     ("ticker", pa.string()),
                     ("window_start", pa.date32()),
+                    ("previous_last_date", pa.date32()),
+                    ("is_new_bytes", pa.bool_()),
                 ]
             ),
         )
@@ -381,7 +600,8 @@ class MinimalFilesScan:
 
     def rejected_tickers(self, connection: duckdb.DuckDBPyConnection, summary: str) -> set[str]:
         """The tickers with anything odd among their written rows (a row without a usable date
-        or close, a repeated date) or a row the reader rejected."""
+        or close, a repeated date), a row the reader rejected, or new bytes of a grown file
+        holding a date on or before its previous last date (or a previous last date unknown)."""
         doubtful = {
             ticker
             for (ticker,) in connection.execute(
@@ -393,10 +613,36 @@ class MinimalFilesScan:
                 select ticker
                 from {summary}
                 where unusable_rows > 0 or rows <> dates
+                {self._new_bytes_out_of_order_sql()}
                 """
             ).fetchall()
         }
         return doubtful & set(self.files)
+
+    def _new_bytes_out_of_order_sql(self) -> str:
+        """UNION of the grown files whose new bytes hold a date on or before the previous last
+        date (read again: the landing writes only new or revised rows, so a repeated date
+        equal to its landed row would not show among the written ones)."""
+        new_bytes = [
+            self.files[ticker]
+            for ticker in self.files
+            if self.files[ticker] != self.originals[ticker]
+        ]
+        if not new_bytes:
+            return ""
+        return f"""
+            union
+            select scan_files.ticker
+            from read_csv(
+                {sql_string_list(str(path) for path in new_bytes)},
+                header = true, auto_detect = false, delim = ',', quote = '"',
+                columns = {{'Date': 'VARCHAR', 'Close': 'VARCHAR'}}, ignore_errors = true,
+                filename = true
+            ) as raw
+            inner join scan_files on raw.filename = scan_files.path
+            where scan_files.previous_last_date is null
+                or try_cast(raw.Date as date) <= scan_files.previous_last_date
+        """
 
     def add_replacements(
         self, connection: duckdb.DuckDBPyConnection, tickers: set[str]
@@ -404,7 +650,7 @@ class MinimalFilesScan:
         """The per-file parser, the authority on every problem, reads the rejected files: it
         either reads a file (a timestamp layout it knows) or names the file and line."""
         return _parse_one_by_one(
-            connection, {ticker: [self.files[ticker]] for ticker in tickers}, self.price_source
+            connection, {ticker: [self.originals[ticker]] for ticker in tickers}, self.price_source
         )
 
 

@@ -1,0 +1,174 @@
+"""A CSV export that grows by a line a day is read from its previous end, not whole: the new
+bytes only, when the landed part (its last 4 KiB, hashed) is unchanged; anything else is read
+whole, as before. What lands must be what a whole read would land."""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from orchestration.extract.prices import ExtractionOptions, extract_prices
+from orchestration.extract.sources import csv_folder
+from orchestration.paths import DataPaths
+from tests.landing_files import read_latest_landed
+
+RUN_AT = datetime(2026, 12, 7, 22, 0, tzinfo=UTC)
+HISTORY_DAYS = 600  # more than 4 KiB of lines: the landed tail is a part of the file
+# Two tickers of the folder, and the small companies seed's (conftest.small_companies_seed).
+TICKERS = ("AAA", "BBB", "IREN", "BTC-USD", "QQQ")
+
+
+def _history(days: int = HISTORY_DAYS) -> list[str]:
+    dates = pd.bdate_range("2023-01-02", periods=days)
+    return [f"{day:%Y-%m-%d},{10 + index / 100:.2f}" for index, day in enumerate(dates)]
+
+
+def _write(path: Path, lines: list[str]) -> None:
+    path.write_text("Date,Close\n" + "".join(f"{line}\n" for line in lines))
+
+
+def _append(path: Path, *lines: str) -> None:
+    with path.open("a") as handle:
+        handle.writelines(f"{line}\n" for line in lines)
+
+
+def _run(tmp_path: Path, seed: Path, csv_dir: Path, run_number: int):
+    return extract_prices(
+        ExtractionOptions(source="csv", csv_dir=csv_dir, universe="all", max_failed_share=1.0),
+        paths=DataPaths(tmp_path / "data"),
+        companies_seed=seed,
+        run_id=f"r{run_number}",
+        fetched_at=RUN_AT.replace(minute=run_number),
+        is_reachable=lambda: False,
+    )
+
+
+@pytest.fixture
+def scanned(monkeypatch) -> dict[str, list[str]]:
+    """What each MinimalFilesScan read: ``whole`` files and ``new_bytes`` files, by ticker."""
+    seen: dict[str, list[str]] = {"whole": [], "new_bytes": []}
+    real_init = csv_folder.MinimalFilesScan.__init__
+
+    def recording_init(self, connection, files, *args, tails=None, **kwargs):
+        seen["whole"].extend(files)
+        seen["new_bytes"].extend(tails or {})
+        real_init(self, connection, files, *args, tails=tails, **kwargs)
+
+    monkeypatch.setattr(csv_folder.MinimalFilesScan, "__init__", recording_init)
+    return seen
+
+
+@pytest.fixture
+def folder(tmp_path: Path) -> Path:
+    csv_dir = tmp_path / "csv"
+    csv_dir.mkdir()
+    for ticker in TICKERS:
+        _write(csv_dir / f"{ticker}.csv", _history())
+    return csv_dir
+
+
+def _current_closes(tmp_path: Path, ticker: str) -> dict[date, float]:
+    landing = DataPaths(tmp_path / "data").landing_prices
+    rows = read_latest_landed(landing, [ticker], date(2000, 1, 1))
+    return {day.date(): close for day, close in zip(rows["date"], rows["close"], strict=True)}
+
+
+def test_a_grown_file_is_read_from_its_previous_end(
+    tmp_path: Path, small_companies_seed: Path, folder: Path, scanned
+) -> None:
+    first = _run(tmp_path, small_companies_seed, folder, 1)
+    assert first.rows_landed_by_ticker == dict.fromkeys(TICKERS, HISTORY_DAYS)
+    scanned["whole"].clear()
+
+    _append(folder / "AAA.csv", "2025-04-21,99.5", "2025-04-22,99.75")
+    second = _run(tmp_path, small_companies_seed, folder, 2)
+    assert scanned == {"whole": [], "new_bytes": ["AAA"]}
+    assert second.rows_landed_by_ticker == {"AAA": 2}
+    assert second.failed == {}
+    assert any(
+        "1 grown files read from their previous end" in note and "4 unchanged" in note
+        for note in second.notes
+    )
+    closes = _current_closes(tmp_path, "AAA")
+    assert len(closes) == HISTORY_DAYS + 2
+    assert closes[date(2025, 4, 22)] == 99.75
+    # The temporary files of the new bytes are gone.
+    assert not list((tmp_path / "data").rglob(".csv-new-bytes-*"))
+
+    # The next day grows from the new end.
+    scanned["new_bytes"].clear()
+    _append(folder / "AAA.csv", "2025-04-23,100.0")
+    third = _run(tmp_path, small_companies_seed, folder, 3)
+    assert scanned["new_bytes"] == ["AAA"]
+    assert third.rows_landed_by_ticker == {"AAA": 1}
+
+
+def test_a_file_revised_near_its_end_and_grown_is_read_whole(
+    tmp_path: Path, small_companies_seed: Path, folder: Path, scanned
+) -> None:
+    _run(tmp_path, small_companies_seed, folder, 1)
+    scanned["whole"].clear()
+    lines = _history()
+    lines[-3] = lines[-3].split(",")[0] + ",55.5"  # a revised close in the landed tail
+    _write(folder / "AAA.csv", [*lines, "2025-04-21,99.5"])
+
+    second = _run(tmp_path, small_companies_seed, folder, 2)
+    assert scanned == {"whole": ["AAA"], "new_bytes": []}
+    assert second.rows_landed_by_ticker == {"AAA": 2}  # the revision and the new day
+    revised_day = date.fromisoformat(lines[-3].split(",")[0])
+    assert _current_closes(tmp_path, "AAA")[revised_day] == 55.5
+
+
+def test_a_copied_file_with_the_same_bytes_is_not_read(
+    tmp_path: Path, small_companies_seed: Path, folder: Path, scanned
+) -> None:
+    _run(tmp_path, small_companies_seed, folder, 1)
+    scanned["whole"].clear()
+    path = folder / "AAA.csv"
+    status = path.stat()
+    os.utime(path, ns=(status.st_atime_ns, status.st_mtime_ns + 10**9))
+    second = _run(tmp_path, small_companies_seed, folder, 2)
+    assert scanned == {"whole": [], "new_bytes": []}
+    assert second.rows_landed == 0
+    assert any("5 unchanged since they landed" in note for note in second.notes)
+
+
+@pytest.mark.parametrize(
+    ("new_lines", "error"),
+    [
+        (["2025-04-21,99.5", "2025-04-21,99.6"], "duplicate date"),
+        (["2023-01-02,10.0"], "duplicate date"),  # a date the landed part already holds
+        (["2025-04-21,abc"], "line 602"),
+    ],
+)
+def test_new_bytes_a_whole_read_would_refuse_fail_the_ticker_with_the_parsers_error(
+    tmp_path: Path, small_companies_seed: Path, folder: Path, new_lines: list[str], error: str
+) -> None:
+    _run(tmp_path, small_companies_seed, folder, 1)
+    _append(folder / "AAA.csv", *new_lines)
+    second = _run(tmp_path, small_companies_seed, folder, 2)
+    assert set(second.failed) == {"AAA"}
+    assert error in second.failed["AAA"]
+    assert "AAA" not in second.rows_landed_by_ticker
+    # Failed, so not recorded: the next run reads the file whole. A whole read checks the
+    # rows of the fetch window (the last days): it fails the same way when the bad row is
+    # there, and does not see a repeated date from years ago, as before.
+    third = _run(tmp_path, small_companies_seed, folder, 3)
+    if new_lines[-1] >= "2025":
+        assert error in third.failed["AAA"]
+
+
+def test_a_file_grown_without_a_final_line_end_is_read_whole(
+    tmp_path: Path, small_companies_seed: Path, folder: Path, scanned
+) -> None:
+    _run(tmp_path, small_companies_seed, folder, 1)
+    scanned["whole"].clear()
+    with (folder / "AAA.csv").open("a") as handle:
+        handle.write("2025-04-21,99.5")  # no line end: maybe still being written
+    second = _run(tmp_path, small_companies_seed, folder, 2)
+    assert scanned == {"whole": ["AAA"], "new_bytes": []}
+    assert second.rows_landed_by_ticker == {"AAA": 1}
