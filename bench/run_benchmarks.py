@@ -6,12 +6,23 @@ floor (the same CSV read and mart-like SQL in one DuckDB process). Prints one ta
     .venv/bin/python bench/run_benchmarks.py --scenario default --scenario demo2000 --engine spark
     .venv/bin/python bench/run_benchmarks.py --scenario market --tickers 12000 --years 11
     .venv/bin/python bench/run_benchmarks.py --scenario market-real   # real exports' shapes
+    .venv/bin/python bench/run_benchmarks.py --scenario market-fetched --fetched-dir PATH
+    export HASHPIVOT_BENCH_FETCHED_DIR=PATH   # instead of --fetched-dir (the option wins)
+    .venv/bin/python bench/run_benchmarks.py --scenario market-fetched
+
+market-fetched runs a folder of real `Date,Close` exports (PATH: the `data/` folder of
+github.com/dsturdy/Factor_Attribution, 12,467 files, 34 M rows), never writing to it: a working
+copy under bench/out/market_fetched holds hard links to its files, but the files that run to the
+folder's last date are real copies without that day (the export "as of yesterday"), plus a
+yfinance-shaped BTC-USD.csv. Cold run, then the last day appended back byte for byte (one new
+trading day), then a run with no new data. Without a PATH it prints one "skipped" line.
 
 Each measurement runs `hashpivot run` in a subprocess; wall time from the parent, peak RSS from
-the kernel's accounting of the child (resource.getrusage(RUSAGE_CHILDREN) per run), stage times
-from Dagster's "Finished execution of step ... in Ns" lines. Everything is written under
-bench/out/ (ignored by git). Machines are shared and noisy: read medians, compare ratios
-measured in the same run.
+the kernel's accounting of the child (wait4(): the largest single process of the run), and the
+peak of the RSS of all the run's processes summed (sampled every 0.2 s), stage times from
+Dagster's "Finished execution of step ... in Ns" lines. Everything is written under bench/out/
+(ignored by git). Machines are shared and noisy: read medians, compare ratios measured in the
+same run.
 """
 
 from __future__ import annotations
@@ -25,6 +36,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -33,6 +45,11 @@ from pathlib import Path
 import duckdb
 import numpy as np
 import pandas as pd
+
+try:
+    import psutil
+except ImportError:  # not a dependency: /proc is read instead
+    psutil = None
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "bench" / "out"
@@ -55,13 +72,86 @@ class Measurement:
     peak_rss_mb: float
     stages: dict[str, float] = field(default_factory=dict)
     ok: bool = True
+    peak_tree_rss_mb: float = 0.0
 
 
-def run_hashpivot(data_dir: Path, *options: str) -> tuple[float, float, str, bool]:
-    """One `hashpivot run`: (wall seconds, peak RSS MB of the run, its log, success).
+def _descendants_from_proc(pid: int) -> list[int]:
+    """``pid`` and its descendants, from /proc/<pid>/task/*/children."""
+    pids, pending = [], [pid]
+    while pending:
+        current = pending.pop()
+        pids.append(current)
+        for children in Path(f"/proc/{current}/task").glob("*/children"):
+            try:
+                pending += [int(child) for child in children.read_text().split()]
+            except (OSError, ValueError):
+                continue  # the thread or process is gone
+    return pids
+
+
+def _rss_from_proc(pid: int) -> int:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return 0
+    found = re.search(r"^VmRSS:\s+(\d+) kB", status, re.M)
+    return int(found.group(1)) * 1024 if found else 0
+
+
+def tree_rss_bytes(pid: int) -> int:
+    """The resident set sizes of ``pid`` and all its descendants, summed, now (0 once gone).
+    Pages shared between the processes count once per process."""
+    if psutil is None:
+        return sum(_rss_from_proc(each) for each in _descendants_from_proc(pid))
+    try:
+        root = psutil.Process(pid)
+        processes = [root, *root.children(recursive=True)]
+    except psutil.Error:
+        return 0
+    total = 0
+    for process in processes:
+        try:
+            total += process.memory_info().rss
+        except psutil.Error:
+            continue
+    return total
+
+
+class TreeRssSampler:
+    """In a thread, every ``interval`` seconds, the summed RSS of a process tree; ``peak``
+    (bytes) is the largest sum seen between ``start`` and ``stop``."""
+
+    def __init__(self, pid: int, interval: float = 0.2) -> None:
+        self.pid = pid
+        self.interval = interval
+        self.peak = 0
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def _sample(self) -> None:
+        while True:
+            self.peak = max(self.peak, tree_rss_bytes(self.pid))
+            if self._stopped.wait(self.interval):
+                return
+
+    def start(self) -> TreeRssSampler:
+        self._thread.start()
+        return self
+
+    def stop(self) -> int:
+        self._stopped.set()
+        self._thread.join()
+        return self.peak
+
+
+def run_hashpivot(data_dir: Path, *options: str) -> tuple[float, float, float, str, bool]:
+    """One `hashpivot run`: (wall seconds, peak RSS MB, peak RSS MB of all its processes
+    summed, its log, success).
 
     The peak comes from wait4() on this very child: the kernel's maximum resident set size of
-    the child and of the processes it waited for (the dbt subprocess), this run only.
+    the child and of the processes it waited for (the dbt subprocess), this run only: the
+    largest single process, not their sum. The sum is sampled every 0.2 s over the child's
+    process tree (the run's python process, dbt's, a Spark JVM): the largest sum seen.
     """
     environ = {k: v for k, v in os.environ.items() if not k.startswith(("HASHPIVOT_", "DAGSTER_"))}
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -72,7 +162,11 @@ def run_hashpivot(data_dir: Path, *options: str) -> tuple[float, float, str, boo
             [str(HASHPIVOT), "run", "--data-dir", str(data_dir), *options],
             cwd=ROOT, env=environ, stdout=log_file, stderr=subprocess.STDOUT,
         )  # fmt: skip
-        _, status, usage = os.wait4(process.pid, 0)
+        sampler = TreeRssSampler(process.pid).start()
+        try:
+            _, status, usage = os.wait4(process.pid, 0)
+        finally:
+            tree_peak = sampler.stop()
         wall = time.perf_counter() - started
     process.returncode = os.waitstatus_to_exitcode(status)
     log = log_path.read_text()
@@ -83,7 +177,7 @@ def run_hashpivot(data_dir: Path, *options: str) -> tuple[float, float, str, boo
         log += Path(full_log.group(1)).read_text()
     if process.returncode != 0:
         print(log[-3000:], file=sys.stderr)
-    return wall, usage.ru_maxrss / 1024, log, process.returncode == 0
+    return wall, usage.ru_maxrss / 1024, tree_peak / 2**20, log, process.returncode == 0
 
 
 STEP_EVENT = re.compile(
@@ -125,14 +219,19 @@ def median_measurement(runs: list[Measurement]) -> Measurement:
         statistics.median(run.peak_rss_mb for run in runs),
         stages,
         all(run.ok for run in runs),
+        statistics.median(run.peak_tree_rss_mb for run in runs),
     )
 
 
 def measure(scenario: str, label: str, data_dir: Path, *options: str) -> Measurement:
-    wall, peak, log, ok = run_hashpivot(data_dir, *options)
-    measurement = Measurement(scenario, label, wall, peak, stage_seconds(log), ok)
+    wall, peak, tree_peak, log, ok = run_hashpivot(data_dir, *options)
+    measurement = Measurement(
+        scenario, label, wall, peak, stage_seconds(log), ok, peak_tree_rss_mb=tree_peak
+    )
     print(
-        f"  {label:<22} {wall:8.1f} s  peak {peak:8.0f} MB  {'ok' if ok else 'FAILED'}", flush=True
+        f"  {label:<22} {wall:8.1f} s  peak {peak:8.0f} MB  all processes {tree_peak:8.0f} MB  "
+        f"{'ok' if ok else 'FAILED'}",
+        flush=True,
     )
     return measurement
 
@@ -318,29 +417,239 @@ def floor_seconds(csv_dir: Path) -> float:
             from read_csv('{csv_dir}/*.csv', filename = true, columns = {{'Date': 'DATE', 'Close': 'DOUBLE'}})
             """
         )
-        connection.execute(
-            """
-            create table daily as
-            select *, close / lag(close) over (partition by ticker order by date) - 1 as r
-            from prices
+        _mart_like_sql(connection)
+    return time.perf_counter() - started
+
+
+def _mart_like_sql(connection: duckdb.DuckDBPyConnection) -> None:
+    """The floor's SQL on a ``prices(ticker, date, close)`` table: daily returns, then per
+    ticker the one-year volatility (stddev_samp of the daily returns over the year before its
+    last date, times sqrt(252)), drawdown and return; the daily rows written as Parquet."""
+    connection.execute(
+        """
+        create table daily as
+        select *, close / lag(close) over (partition by ticker order by date) - 1 as r
+        from prices
+        """
+    )
+    connection.execute(
+        """
+        create table stats as
+        with as_of as (select ticker, max(date) as a from daily group by ticker),
+        w as (
+            select daily.*, close / max(close) over (
+                partition by daily.ticker order by date rows unbounded preceding) - 1 as dd
+            from daily join as_of using (ticker)
+            where date > a - interval 1 year
+        )
+        select ticker, stddev_samp(r) * sqrt(252) as vol, min(dd) as mdd,
+               last(close order by date) / first(close order by date) - 1 as ret
+        from w group by ticker
+        """
+    )
+    connection.execute("copy daily to '/dev/null' (format parquet)")
+
+
+# The fetched market: a folder of real `Date,Close` exports (the `data/` folder of
+# github.com/dsturdy/Factor_Attribution), run from a working copy that never writes to it.
+FETCHED_DIR_VARIABLE = "HASHPIVOT_BENCH_FETCHED_DIR"
+FETCHED_SKIPPED = (
+    "market-fetched: skipped (no fetched export: give --fetched-dir or "
+    f"{FETCHED_DIR_VARIABLE}; see docs/benchmarks.md)"
+)
+BTC_USD_FILE = "BTC-USD.csv"
+BTC_USD_FIRST_DAY = date(2014, 9, 17)
+BTC_USD_HEADER = (
+    "Price,Close,High,Low,Open,Volume\nTicker,BTC-USD,BTC-USD,BTC-USD,BTC-USD,BTC-USD\nDate,,,,,\n"
+)
+
+
+def last_line(path: Path) -> tuple[int, bytes]:
+    """The byte offset where ``path``'s last non-empty line starts, and the bytes from there to
+    the end of the file (that line and whatever line end follows it, as written)."""
+    size = path.stat().st_size
+    probe = 4096
+    with path.open("rb") as handle:
+        while True:
+            start = max(0, size - probe)
+            handle.seek(start)
+            tail = handle.read()
+            cut = tail.rstrip(b"\r\n").rfind(b"\n")
+            if cut >= 0 or start == 0:
+                offset = start + cut + 1
+                return offset, tail[offset - start :]
+            probe *= 4
+
+
+def row_date(line: bytes) -> str | None:
+    """The ``YYYY-MM-DD`` date a CSV row starts with; None for a header or anything else."""
+    field = line.split(b",", 1)[0].strip()[:10].decode("ascii", errors="replace")
+    try:
+        date.fromisoformat(field)
+    except ValueError:
+        return None
+    return field if len(field) == 10 else None
+
+
+def fetched_last_rows(source_dir: Path) -> tuple[dict[Path, tuple[int, bytes]], str]:
+    """The fetched folder's ``*.csv`` files whose last row holds the folder's last date, each
+    with where that row starts and its bytes; and that date (``YYYY-MM-DD``). A file named like
+    the generated BTC-USD file is left out."""
+    rows = {
+        path: last_line(path)
+        for path in sorted(source_dir.glob("*.csv"))
+        if path.name.upper() != BTC_USD_FILE.upper()
+    }
+    dates = {path: row_date(line) for path, (_, line) in rows.items()}
+    last_day = max((day for day in dates.values() if day), default=None)
+    if last_day is None:
+        raise ValueError(f"no dated rows in the *.csv files of {source_dir}")
+    return {path: rows[path] for path, day in dates.items() if day == last_day}, last_day
+
+
+def _link_or_copy(source: Path, target: Path) -> None:
+    try:
+        os.link(source, target)
+    except OSError:  # another filesystem, or links refused
+        shutil.copyfile(source, target)
+
+
+def _check_apart(source_dir: Path, work_dir: Path) -> None:
+    source, work = source_dir.resolve(), work_dir.resolve()
+    if source == work or source in work.parents or work in source.parents:
+        raise ValueError(f"the working copy {work} must lie outside the fetched folder {source}")
+
+
+def write_fetched_yesterday_copy(source_dir: Path, work_dir: Path) -> date:
+    """``work_dir`` (emptied first) as the fetched folder was the day before its last date:
+    a hard link (or copy) of each ``*.csv`` file, except that the files whose last row holds
+    the folder's last date are real copies without that row; plus a yfinance-shaped
+    ``BTC-USD.csv`` up to the day before. Returns the folder's last date. Nothing is written
+    to ``source_dir``."""
+    _check_apart(source_dir, work_dir)
+    latest, last_day = fetched_last_rows(source_dir)
+    shutil.rmtree(work_dir, ignore_errors=True)
+    work_dir.mkdir(parents=True)
+    for path in sorted(source_dir.glob("*.csv")):
+        if path.name.upper() == BTC_USD_FILE.upper():
+            continue
+        target = work_dir / path.name
+        if path in latest:
+            shutil.copyfile(path, target)
+            os.truncate(target, latest[path][0])
+        else:
+            _link_or_copy(path, target)
+    day = date.fromisoformat(last_day)
+    write_btc_usd_csv(work_dir / BTC_USD_FILE, day - timedelta(days=1))
+    return day
+
+
+def append_fetched_day(source_dir: Path, work_dir: Path) -> int:
+    """The fetched folder's last day into the copy ``write_fetched_yesterday_copy`` wrote: each
+    truncated file gets its removed last row back, byte for byte as in the original, and
+    ``BTC-USD.csv`` its next day. Returns the rows appended."""
+    _check_apart(source_dir, work_dir)
+    latest, last_day = fetched_last_rows(source_dir)
+    for path, (offset, _) in latest.items():
+        target = work_dir / path.name
+        if target.stat().st_size != offset or os.path.samefile(path, target):
+            raise ValueError(f"{target} is not {path} without its last row")
+    for path, (_, row) in latest.items():
+        with (work_dir / path.name).open("ab") as handle:
+            handle.write(row)
+    append_btc_usd_day(work_dir / BTC_USD_FILE, date.fromisoformat(last_day))
+    return len(latest) + 1
+
+
+def btc_usd_rows(last_day: date, seed: int = 17) -> list[str]:
+    """Rows of a yfinance ``yf.download("BTC-USD").to_csv()`` export, every calendar day from
+    2014-09-17 to ``last_day``: ``Date,Close,High,Low,Open,Volume``, a deterministic random
+    walk (a later ``last_day`` gives the same rows, and more)."""
+    days = pd.date_range(BTC_USD_FIRST_DAY, last_day, freq="D").strftime("%Y-%m-%d")
+    draws = np.random.default_rng(seed).normal(size=(len(days), 4))
+    closes = 457.334 * np.exp(np.cumsum(0.001 + 0.035 * draws[:, 0]))
+    opens = np.concatenate([[465.864], closes[:-1]])
+    highs = np.maximum(opens, closes) * (1 + 0.01 * np.abs(draws[:, 1]))
+    lows = np.minimum(opens, closes) * (1 - 0.01 * np.abs(draws[:, 2]))
+    volumes = np.exp(23 + 0.4 * draws[:, 3]).astype(np.int64)
+    return [
+        f"{day},{close!r},{high!r},{low!r},{open_!r},{volume}"
+        for day, close, high, low, open_, volume in zip(
+            days,
+            closes.tolist(),
+            highs.tolist(),
+            lows.tolist(),
+            opens.tolist(),
+            volumes.tolist(),
+            strict=True,
+        )
+    ]
+
+
+def write_btc_usd_csv(path: Path, last_day: date) -> None:
+    """``BTC-USD.csv`` in yfinance's three-header-line shape, up to ``last_day`` (a new file:
+    a link in its place is removed, not written through)."""
+    path.unlink(missing_ok=True)
+    path.write_text(BTC_USD_HEADER + "".join(row + "\n" for row in btc_usd_rows(last_day)))
+
+
+def append_btc_usd_day(path: Path, day: date) -> None:
+    """``day``'s row, as ``write_btc_usd_csv`` would write it, after the day before."""
+    _, line = last_line(path)
+    if row_date(line) != (day - timedelta(days=1)).isoformat():
+        raise ValueError(f"{path} does not end the day before {day}")
+    with path.open("a") as handle:
+        handle.write(btc_usd_rows(day)[-1] + "\n")
+
+
+def fetched_floor_files(csv_dir: Path) -> tuple[list[str], list[str]]:
+    """The ``*.csv`` files of ``csv_dir`` by their first line: the minimal ``Date,Close``
+    exports and the yfinance ``Price,Close,...`` ones (files of any other shape are left out)."""
+    minimal: list[str] = []
+    yfinance: list[str] = []
+    for path in sorted(csv_dir.glob("*.csv")):
+        with path.open("rb") as handle:
+            first = handle.readline().decode("utf-8-sig", errors="replace").strip()
+        if first == "Date,Close":
+            minimal.append(str(path))
+        elif first.startswith("Price,Close,"):
+            yfinance.append(str(path))
+    return minimal, yfinance
+
+
+def fetched_floor_seconds(csv_dir: Path) -> float:
+    """The floor of the fetched market: one DuckDB process reads every file of ``csv_dir``
+    once (the ``Date,Close`` exports and the yfinance-shaped ones) and runs the same mart-like
+    SQL as ``floor_seconds`` (one-year volatility per ticker and more)."""
+    started = time.perf_counter()
+    minimal, yfinance = fetched_floor_files(csv_dir)
+    ticker = r"regexp_extract(filename, '([^/]+)\.csv$', 1)"
+    reads = []
+    if minimal:
+        reads.append(
+            f"""
+            select {ticker} as ticker, "Date" as date, "Close" as close
+            from read_csv($minimal, filename = true, header = true,
+                          columns = {{'Date': 'DATE', 'Close': 'DOUBLE'}})
             """
         )
-        connection.execute(
-            """
-            create table stats as
-            with as_of as (select ticker, max(date) as a from daily group by ticker),
-            w as (
-                select daily.*, close / max(close) over (
-                    partition by daily.ticker order by date rows unbounded preceding) - 1 as dd
-                from daily join as_of using (ticker)
-                where date > a - interval 1 year
-            )
-            select ticker, stddev_samp(r) * sqrt(252) as vol, min(dd) as mdd,
-                   last(close order by date) / first(close order by date) - 1 as ret
-            from w group by ticker
+    if yfinance:
+        reads.append(
+            f"""
+            select {ticker} as ticker, "Date" as date, "Close" as close
+            from read_csv($yfinance, filename = true, header = false, skip = 3,
+                          columns = {{'Date': 'DATE', 'Close': 'DOUBLE', 'High': 'DOUBLE',
+                                     'Low': 'DOUBLE', 'Open': 'DOUBLE', 'Volume': 'DOUBLE'}})
             """
         )
-        connection.execute("copy daily to '/dev/null' (format parquet)")
+    if not reads:
+        raise ValueError(f"no Date,Close or yfinance-shaped CSV files in {csv_dir}")
+    parameters = {"minimal": minimal} if minimal else {}
+    if yfinance:
+        parameters["yfinance"] = yfinance
+    with duckdb.connect() as connection:
+        connection.execute("create table prices as " + " union all ".join(reads), parameters)
+        _mart_like_sql(connection)
     return time.perf_counter() - started
 
 
@@ -377,7 +686,10 @@ def scenario_runs(
 
 
 def print_table(measurements: list[Measurement], floors: dict[str, float], load_s: float) -> None:
-    header = f"| scenario | run | wall s | peak RSS MB | {' | '.join(STAGES)} | vs floor |"
+    header = (
+        "| scenario | run | wall s | peak RSS MB | peak RSS all processes MB | "
+        f"{' | '.join(STAGES)} | vs floor |"
+    )
     print("\n" + header)
     print("|" + "---|" * (header.count("|") - 1))
     for m in measurements:
@@ -386,10 +698,12 @@ def print_table(measurements: list[Measurement], floors: dict[str, float], load_
         ratio = f"{m.wall_s / floor:.1f}x" if floor and m.run == "cold" else ""
         status = "" if m.ok else " (FAILED)"
         print(
-            f"| {m.scenario} | {m.run}{status} | {m.wall_s:.1f} | {m.peak_rss_mb:.0f} | {stages} | {ratio} |"
+            f"| {m.scenario} | {m.run}{status} | {m.wall_s:.1f} | {m.peak_rss_mb:.0f} "
+            f"| {m.peak_tree_rss_mb:.0f} | {stages} | {ratio} |"
         )
+    blanks = " |" * (2 + len(STAGES))  # the two peaks and the stages
     for scenario, seconds in floors.items():
-        print(f"| {scenario} | floor (one DuckDB process) | {seconds:.1f} | | | | | | | 1.0x |")
+        print(f"| {scenario} | floor (one DuckDB process) | {seconds:.1f} |{blanks} 1.0x |")
     print(
         f"\ncode location load (median of 5 imports of orchestration.definitions): {load_s:.1f} s"
     )
@@ -399,7 +713,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="default universe only")
     parser.add_argument(
-        "--scenario", choices=["default", "demo2000", "market", "market-real"], action="append"
+        "--scenario",
+        choices=["default", "demo2000", "market", "market-real", "market-fetched"],
+        action="append",
+    )
+    parser.add_argument(
+        "--fetched-dir",
+        type=Path,
+        help="market-fetched scenario: the folder of real Date,Close exports (the data/ "
+        f"folder of dsturdy/Factor_Attribution; default: ${FETCHED_DIR_VARIABLE}); never "
+        "written to",
     )
     parser.add_argument(
         "--engine",
@@ -418,6 +741,12 @@ def main() -> None:
     chosen = arguments.scenario or (
         ["default"] if arguments.quick else ["default", "demo2000", "market"]
     )
+    fetched_dir = arguments.fetched_dir or os.environ.get(FETCHED_DIR_VARIABLE) or None
+    if "market-fetched" in chosen and (fetched_dir is None or not Path(fetched_dir).is_dir()):
+        print(FETCHED_SKIPPED, flush=True)
+        chosen = [scenario for scenario in chosen if scenario != "market-fetched"]
+        if not chosen:
+            return
     OUT.mkdir(parents=True, exist_ok=True)
     today = date.today()
     end = today - timedelta(days=1)
@@ -488,6 +817,23 @@ def main() -> None:
         measurements.append(measure(name, "no new data", data_dir, *options))
         in_fresh_process(append_real_market_day_again, csv_dir, last_day, date(2026, 4, 3), tickers)
         measurements.append(measure(name, "one new trading day", data_dir, *options))
+    if "market-fetched" in chosen:
+        # The real exports as of the day before their last date, then that day appended.
+        source_dir = Path(fetched_dir).resolve()
+        csv_dir = OUT / "market_fetched"
+        last_day = write_fetched_yesterday_copy(source_dir, csv_dir)
+        files = len(list(csv_dir.glob("*.csv")))
+        name = f"fetched market, {files:,} CSV files to {last_day}"
+        floors[name] = in_fresh_process(fetched_floor_seconds, csv_dir)
+        options = ["--source", "csv", "--csv-dir", str(csv_dir), "--universe", "all"]
+        data_dir = OUT / "market-fetched"
+        shutil.rmtree(data_dir, ignore_errors=True)
+        print(f"{name}:", flush=True)
+        measurements.append(measure(name, "cold", data_dir, *options))
+        rows = append_fetched_day(source_dir, csv_dir)
+        print(f"  (appended {last_day}: {rows:,} rows)", flush=True)
+        measurements.append(measure(name, "one new trading day", data_dir, *options))
+        measurements.append(measure(name, "no new data", data_dir, *options))
     print_table(measurements, floors, load_seconds)
 
 
