@@ -379,14 +379,22 @@ def append_real_market_day(csv_dir: Path, files: list[MarketFile], day: date) ->
 
 
 def write_real_market(csv_dir: Path, end: date, tickers: int = REAL_MARKET_TICKERS) -> int:
+    """The real-shaped market, plus a ``BTC-USD.csv`` in yfinance's full shape to ``end``, as
+    the fetched export has: a file of another shape is parsed one by one into the fetched
+    table, beside the 34 M streamed rows, which is what made landing run out of memory
+    (tests/extract/test_landing_memory.py)."""
     shutil.rmtree(csv_dir, ignore_errors=True)
-    return write_real_market_csvs(csv_dir, real_market_files(tickers, end))
+    rows = write_real_market_csvs(csv_dir, real_market_files(tickers, end))
+    write_btc_usd_csv(csv_dir / BTC_USD_FILE, end)
+    return rows + len(btc_usd_rows(end))
 
 
 def append_real_market_day_again(csv_dir: Path, end: date, day: date, tickers: int) -> None:
     """``append_real_market_day`` on the market ``write_real_market`` wrote (regenerated: the
-    generator is deterministic)."""
+    generator is deterministic), and BTC-USD's days up to ``day``."""
     append_real_market_day(csv_dir, real_market_files(tickers, end), day)
+    for missing in pd.date_range(end + timedelta(days=1), day, freq="D"):
+        append_btc_usd_day(csv_dir / BTC_USD_FILE, missing.date())
 
 
 def in_fresh_process(function, *args):

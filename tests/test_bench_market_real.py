@@ -109,3 +109,28 @@ def test_the_summed_rss_of_a_process_tree_counts_its_children() -> None:
     finally:
         child.kill()
         child.wait()
+
+
+def test_the_generated_market_has_a_file_of_another_shape_beside_the_minimal_ones(
+    tmp_path: Path,
+) -> None:
+    """What made the real export run out of memory in landing: a file parsed one by one (the
+    fetched table) beside the streamed minimal files."""
+    from orchestration.extract.sources.csv_file import read_price_csv
+    from orchestration.extract.sources.csv_folder import has_minimal_header
+
+    bench = _bench()
+    csv_dir = tmp_path / "market"
+    end = date(2026, 4, 2)
+    rows = bench.write_real_market(csv_dir, end, 20)
+    btc = csv_dir / "BTC-USD.csv"
+    assert not has_minimal_header(btc)
+    parsed = read_price_csv(btc)
+    assert parsed["date"].max().date() == end
+    assert len(parsed) == (end - date(2014, 9, 17)).days + 1
+    minimal = [path for path in csv_dir.glob("*.csv") if path != btc]
+    assert all(has_minimal_header(path) for path in minimal)
+    assert rows == sum(len(path.read_text().splitlines()) - 1 for path in minimal) + len(parsed)
+
+    bench.append_real_market_day_again(csv_dir, end, date(2026, 4, 6), 20)
+    assert read_price_csv(btc)["date"].max().date() == date(2026, 4, 6)
