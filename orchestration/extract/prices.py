@@ -164,7 +164,6 @@ def extract_prices(
         options,
         ticker_changes=load_ticker_changes(ticker_changes_path(companies_seed)),
         csv_stamps_path=paths.csv_files_landed,
-        csv_scratch_dir=paths.landing_scratch,
         yahoo=YahooBoundary(download, sleep, is_reachable, paths.yfinance_cache),
         # Files unchanged since their rows landed are read again when landed rows were lost.
         reread_unchanged=options.backfill or bool(damaged),

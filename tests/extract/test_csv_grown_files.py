@@ -49,16 +49,28 @@ def _run(tmp_path: Path, seed: Path, csv_dir: Path, run_number: int):
 
 @pytest.fixture
 def scanned(monkeypatch) -> dict[str, list[str]]:
-    """What each MinimalFilesScan read: ``whole`` files and ``new_bytes`` files, by ticker."""
+    """Which files were read: ``whole`` (the scan of minimal files, or the per-file parser)
+    and ``new_bytes`` (grown files, from their previous end), by ticker."""
     seen: dict[str, list[str]] = {"whole": [], "new_bytes": []}
     real_init = csv_folder.MinimalFilesScan.__init__
+    real_parse = csv_folder._parse_one_by_one
+    real_read_new_bytes = csv_folder.read_new_bytes
 
-    def recording_init(self, connection, files, *args, tails=None, **kwargs):
+    def recording_init(self, connection, files, *args, **kwargs):
         seen["whole"].extend(files)
-        seen["new_bytes"].extend(tails or {})
-        real_init(self, connection, files, *args, tails=tails, **kwargs)
+        real_init(self, connection, files, *args, **kwargs)
+
+    def recording_parse(connection, files, *args):
+        seen["whole"].extend(files)
+        return real_parse(connection, files, *args)
+
+    def recording_read_new_bytes(grown):
+        seen["new_bytes"].append(grown.path.stem)
+        return real_read_new_bytes(grown)
 
     monkeypatch.setattr(csv_folder.MinimalFilesScan, "__init__", recording_init)
+    monkeypatch.setattr(csv_folder, "_parse_one_by_one", recording_parse)
+    monkeypatch.setattr(csv_folder, "read_new_bytes", recording_read_new_bytes)
     return seen
 
 
@@ -96,8 +108,6 @@ def test_a_grown_file_is_read_from_its_previous_end(
     closes = _current_closes(tmp_path, "AAA")
     assert len(closes) == HISTORY_DAYS + 2
     assert closes[date(2025, 4, 22)] == 99.75
-    # The temporary files of the new bytes are gone.
-    assert not list((tmp_path / "data").rglob(".csv-new-bytes-*"))
 
     # The next day grows from the new end.
     scanned["new_bytes"].clear()
@@ -170,5 +180,52 @@ def test_a_file_grown_without_a_final_line_end_is_read_whole(
     with (folder / "AAA.csv").open("a") as handle:
         handle.write("2025-04-21,99.5")  # no line end: maybe still being written
     second = _run(tmp_path, small_companies_seed, folder, 2)
-    assert scanned == {"whole": ["AAA"], "new_bytes": []}
+    assert scanned == {"whole": ["AAA"], "new_bytes": ["AAA"]}
     assert second.rows_landed_by_ticker == {"AAA": 1}
+
+
+def test_new_lines_land_the_same_values_as_a_whole_read(
+    tmp_path: Path, small_companies_seed: Path, folder: Path
+) -> None:
+    awkward = ["2025-04-21,305.489990234375", "2025-04-22,1e-05", "2025-04-23,0.1"]
+    grown_dir, whole_dir = tmp_path / "grown", tmp_path / "whole"
+    _run(grown_dir, small_companies_seed, folder, 1)
+    _append(folder / "AAA.csv", *awkward)
+    _run(grown_dir, small_companies_seed, folder, 2)
+    _run(whole_dir, small_companies_seed, folder, 1)
+
+    def landed(data_dir: Path) -> pd.DataFrame:
+        rows = read_latest_landed(
+            DataPaths(data_dir / "data").landing_prices, TICKERS, date(2000, 1, 1)
+        )
+        return rows.drop(columns=["price_source"]).reset_index(drop=True)
+
+    pd.testing.assert_frame_equal(landed(grown_dir), landed(whole_dir))
+    closes = landed(grown_dir).set_index("date")["close"]
+    assert closes[pd.Timestamp("2025-04-21")].item() == 305.489990234375
+
+
+@pytest.mark.parametrize(
+    ("new_bytes", "rows"),
+    [
+        (b"2025-04-21,1.5\n", [(date(2025, 4, 21), 1.5)]),
+        (
+            b"2025-04-21,1.5\r\n2025-04-22,-2E3\n",
+            [(date(2025, 4, 21), 1.5), (date(2025, 4, 22), -2000.0)],
+        ),
+        (b"2025-04-21,1.5", None),  # no line end
+        (b"2025-04-21,nan\n", None),
+        (b"2025-04-21, 1.5\n", None),
+        (b"2025-04-21,1.5,7\n", None),
+        (b"2025-4-21,1.5\n", None),
+        (b"2025-02-30,1.5\n", None),
+        (b"\n", None),
+        (b"2025-04-18,1.5\n", None),  # the previous last date
+        (b"2025-04-22,1.5\n2025-04-21,1.5\n", None),  # out of order
+    ],
+)
+def test_only_plain_dated_lines_after_the_previous_end_take_the_fast_path(
+    new_bytes: bytes, rows
+) -> None:
+    grown = csv_folder.GrownFile(Path("X.csv"), 0, len(new_bytes), date(2025, 4, 18))
+    assert csv_folder.parse_new_lines(grown, new_bytes) == rows

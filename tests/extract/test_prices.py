@@ -234,12 +234,18 @@ def test_csv_files_unchanged_since_they_landed_are_not_read_again(
     read = []
     real_read = csv_folder.MinimalFilesScan.__init__
 
-    def recording_init(self, connection, files, *args, **kwargs):
+    def recording_init(self, connection, files, *args):
         read.extend(files)
-        read.extend(kwargs.get("tails") or {})  # grown files, read from their previous end
-        real_read(self, connection, files, *args, **kwargs)
+        real_read(self, connection, files, *args)
+
+    real_read_new_bytes = csv_folder.read_new_bytes
+
+    def recording_read_new_bytes(grown):  # a grown file, read from its previous end
+        read.append(grown.path.stem)
+        return real_read_new_bytes(grown)
 
     monkeypatch.setattr(csv_folder.MinimalFilesScan, "__init__", recording_init)
+    monkeypatch.setattr(csv_folder, "read_new_bytes", recording_read_new_bytes)
     second = run(options, tmp_path, small_companies_seed, "r2", fetched_at=RUN_AT.replace(hour=23))
     assert read == ["BBB"]
     assert second.rows_landed_by_ticker == {"BBB": 1}

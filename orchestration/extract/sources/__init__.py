@@ -91,7 +91,6 @@ def open_source(
     ticker_changes: Sequence[TickerChange],
     csv_stamps_path: Path,
     yahoo: YahooBoundary,
-    csv_scratch_dir: Path | None = None,
     reread_unchanged: bool = False,
 ) -> PriceSource:
     """The source called ``name`` (not ``auto``: resolve it first), set up for this run."""
@@ -110,7 +109,6 @@ def open_source(
             options.csv_dir,
             ticker_changes=ticker_changes,
             stamps_path=csv_stamps_path,
-            scratch_dir=csv_scratch_dir,
             reread_unchanged=reread_unchanged,
         )
     if name == "yfinance":

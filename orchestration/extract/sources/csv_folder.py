@@ -19,8 +19,8 @@ a hash of its last 4 KiB, the landed tail) decides, per run:
 - same size and modification time: unchanged, not opened;
 - same size, another modification time, same tail: unchanged (copied or touched);
 - grown, with the bytes before its previous end hashing to the recorded tail: only the new
-  bytes are read (a grown file), as a small file of its own in the same scan; a new row dated
-  on or before the previous last date makes the per-file parser read the whole file instead;
+  bytes are read (a grown file); when they are anything but plain ``YYYY-MM-DD,<number>``
+  lines dated after the previous last date, the per-file parser reads the whole file instead;
 - anything else (shrunk, a changed tail, no record): the whole file is read.
 A re-exported history with revised prices (a split or dividend adjusts every earlier close)
 changes the tail, and so is read whole; a revision confined to rows more than 4 KiB before the
@@ -35,10 +35,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
-import uuid
+import math
+import re
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -241,6 +242,70 @@ def read_new_bytes(grown: GrownFile) -> bytes:
         return handle.read(grown.end - grown.start)
 
 
+# A new line the fast path takes: a YYYY-MM-DD date and a plain decimal close, nothing else.
+_NEW_LINE = re.compile(rb"(\d{4}-\d{2}-\d{2}),([+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)\r?")
+
+
+def parse_new_lines(grown: GrownFile, new_bytes: bytes) -> list[tuple[date, float]] | None:
+    """The rows of a grown file's new bytes, or None when anything in them is not the plain
+    ``YYYY-MM-DD,<number>`` line of the file's shape, in date order after the previous last
+    date: the per-file parser then reads the whole file, and either reads it or names the
+    line. (A handful of lines a day: parsed here rather than by a DuckDB scan.)"""
+    if not new_bytes.endswith(b"\n") or grown.previous_last_date is None:
+        return None
+    rows: list[tuple[date, float]] = []
+    previous = grown.previous_last_date
+    for line in new_bytes[:-1].split(b"\n"):
+        match = _NEW_LINE.fullmatch(line)
+        if match is None:
+            return None
+        try:
+            day = date.fromisoformat(match.group(1).decode("ascii"))
+        except ValueError:
+            return None
+        close = float(match.group(2))
+        if day <= previous or not math.isfinite(close):
+            return None
+        rows.append((day, close))
+        previous = day
+    return rows
+
+
+def _read_new_lines(plan: _ReadPlan) -> pd.DataFrame:
+    """The new rows of every grown file, as a price frame (close is also adj_close, as the scan
+    reads a Date,Close file). A grown file whose new lines are anything else is moved to the
+    files parsed one by one, read whole."""
+    tickers: list[str] = []
+    dates: list[date] = []
+    closes: list[float] = []
+    for ticker, grown in sorted(plan.grown.items()):
+        try:
+            rows = parse_new_lines(grown, read_new_bytes(grown))
+        except OSError:
+            rows = None
+        if rows is None:
+            plan.one_by_one[ticker] = [grown.path]
+            continue
+        tickers += [ticker] * len(rows)
+        dates += [day for day, _ in rows]
+        closes += [close for _, close in rows]
+    for ticker in plan.one_by_one:
+        plan.grown.pop(ticker, None)
+    missing = pd.array([None] * len(tickers), dtype="Float64")
+    return pd.DataFrame(
+        {
+            "ticker": pd.array(tickers, dtype="string"),
+            "date": pd.to_datetime(pd.Series(dates, dtype="object")),
+            "open": missing,
+            "high": missing,
+            "low": missing,
+            "close": closes,
+            "adj_close": closes,
+            "volume": missing,
+        }
+    )
+
+
 def has_minimal_header(path: Path) -> bool:
     """True when the file's first line is exactly ``Date,Close`` (any case, BOM and spaces
     ignored): the one shape the DuckDB scan reads."""
@@ -273,9 +338,7 @@ class CsvFolderSource:
 
     ``stamps_path`` records every file whose rows landed (``FileRecord``): for a ticker with
     landed rows (a window start), a file that still has them is not read again, and a grown
-    one only from its previous end, unless ``reread_unchanged`` (a backfill). The new bytes of
-    grown files are written, for the scan, to a folder under ``scratch_dir`` that
-    ``after_landing`` removes.
+    one only from its previous end, unless ``reread_unchanged`` (a backfill).
 
     ``ticker_changes`` lets a renamed company's history come from files under its earlier
     symbols, landed under the current one.
@@ -289,45 +352,43 @@ class CsvFolderSource:
         *,
         ticker_changes: Sequence[TickerChange] = (),
         stamps_path: Path | None = None,
-        scratch_dir: Path | None = None,
         reread_unchanged: bool = False,
     ) -> None:
         self.csv_dir = Path(csv_dir)
         self.current = current_symbols(ticker_changes)
         self.former = former_symbols(ticker_changes)
         self.stamps_path = stamps_path
-        self.scratch_dir = scratch_dir
         self.reread_unchanged = reread_unchanged
         self._plan = _ReadPlan()
-        self._tails_dir: Path | None = None
 
     def list_tickers(self) -> list[str]:
         """Every ticker with a file (duplicated ones too: reading fails that ticker alone)."""
-        return to_current(group_price_files(self.csv_dir), self.current)
+        return to_current(self._groups, self.current)
+
+    @cached_property
+    def _groups(self) -> dict[str, list[Path]]:
+        """The folder's listing, once per run: the universe, the reading and the retraction
+        of removed files see the same files."""
+        return group_price_files(self.csv_dir)
 
     def fetch(
         self, connection: duckdb.DuckDBPyConnection, windows: Mapping[str, date | None]
     ) -> SourceFetch:
-        """Files of unusual shapes are parsed now into the fetched table; the minimal ones
-        (and the new bytes of grown ones) are streamed by the landing step
+        """Files of unusual shapes, and the new lines of grown files, are read now into the
+        fetched table; the minimal ones are streamed by the landing step
         (``SourceFetch.streamed``). A requested ticker without a file, with two files, or with
         a file that cannot be read is a failure; the other files are read regardless."""
         landed = {}
         if self.stamps_path is not None and not self.reread_unchanged:
             landed = read_landed_records(self.stamps_path)
         plan = self._plan = self._plan_reading(windows, landed)
+        new_rows = _read_new_lines(plan)
         parse_failures = _parse_one_by_one(connection, plan.one_by_one, self.label)
         plan.fetch.failed.update(parse_failures)
         plan.fetch.unreadable.update(parse_failures)
-        tails = self._write_new_bytes(plan)
-        if plan.minimal or tails:
-            scan = MinimalFilesScan(
-                connection,
-                plan.minimal,
-                windows,
-                self.label,
-                tails={ticker: (path, plan.grown[ticker]) for ticker, path in tails.items()},
-            )
+        add_fetched_frame(connection, new_rows, self.label)
+        if plan.minimal:
+            scan = MinimalFilesScan(connection, plan.minimal, windows, self.label)
             plan.fetch.streamed = scan
             plan.fetch.streamed_keys_sql = scan.keys_sql()
         # A file read whole this run holds its ticker's whole window: what it no longer holds
@@ -341,9 +402,6 @@ class CsvFolderSource:
         are their rows known landed. Failed files are left out, so they are read whole again
         next run."""
         plan = self._plan
-        if self._tails_dir is not None:
-            shutil.rmtree(self._tails_dir, ignore_errors=True)
-            self._tails_dir = None
         if self.stamps_path is not None:
             write_landed_records(
                 self.stamps_path,
@@ -366,18 +424,18 @@ class CsvFolderSource:
         their previous end, parsed one by one (other shapes, and scanned files whose rows were
         replaced), and left unread."""
         plan = self._plan
-        replaced = batch.replaced_streams
+        replaced = len(batch.replaced_streams)
         return (
-            len(set(plan.minimal) - replaced),
-            len(set(plan.grown) - replaced),
-            len(plan.one_by_one) + len(replaced),
+            len(plan.minimal) - replaced,
+            len(plan.grown),
+            len(plan.one_by_one) + replaced,
             plan.unchanged,
         )
 
     def _plan_reading(
         self, windows: Mapping[str, date | None], landed: Mapping[str, FileRecord]
     ) -> _ReadPlan:
-        groups = group_price_files(self.csv_dir)
+        groups = self._groups
         plan = _ReadPlan()
         failed, unreadable = plan.fetch.failed, plan.fetch.unreadable
         for ticker in sorted(windows):
@@ -418,32 +476,6 @@ class CsvFolderSource:
             else:
                 plan.one_by_one[ticker] = paths
         return plan
-
-    def _write_new_bytes(self, plan: _ReadPlan) -> dict[str, Path]:
-        """Each grown file's new bytes as a small ``Date,Close`` file of its own (the scan's
-        input); a grown file whose new bytes do not end a line is read whole instead."""
-        if not plan.grown:
-            return {}
-        base = self.scratch_dir if self.scratch_dir is not None else self.csv_dir.parent
-        for leftover in base.glob(".csv-new-bytes-*"):  # of a run killed before its end
-            shutil.rmtree(leftover, ignore_errors=True)
-        self._tails_dir = base / f".csv-new-bytes-{uuid.uuid4().hex}"
-        self._tails_dir.mkdir(parents=True)
-        tails: dict[str, Path] = {}
-        for index, (ticker, grown) in enumerate(sorted(plan.grown.items())):
-            try:
-                new_bytes = read_new_bytes(grown)
-            except OSError:
-                new_bytes = b""
-            if not new_bytes.endswith(b"\n"):
-                plan.minimal[ticker] = grown.path
-                continue
-            path = self._tails_dir / f"{index}.csv"
-            path.write_bytes(b"Date,Close\n" + new_bytes)
-            tails[ticker] = path
-        for ticker in set(plan.grown) - set(tails):
-            del plan.grown[ticker]
-        return tails
 
 
 def _change(path: Path, stamp: FileStamp | None, record: FileRecord | None) -> str:
