@@ -16,6 +16,24 @@
     timestamp
 {%- endmacro %}
 
+{#- `with name as {{ inlined() }} (...)`: a CTE DuckDB inlines into every query that reads it,
+    instead of materializing it once when it is referenced twice. int_prices__audited reads the
+    landing files in two branches (the rows, and the tickers with real prices): materialized,
+    every landed row of every column was buffered before a date filter of the incremental price
+    model could reach the Parquet scans (a new day of the whole market: 7.7 s for the model's
+    select; inlined, 1.1 s, and the full read 16 s to 7.6 s). Spark plans CTEs inline already
+    and has no such keyword. -#}
+{% macro inlined() -%}
+    {{ return(adapter.dispatch('inlined')()) }}
+{%- endmacro %}
+
+{% macro default__inlined() -%}
+    not materialized
+{%- endmacro %}
+
+{% macro spark__inlined() -%}
+{%- endmacro %}
+
 {#- The base name of a file path (as the landing ledger records it). DuckDB has
     parse_filename; on Spark the path is a URI from _metadata.file_path (file:/...). -#}
 {% macro file_name(path) -%}

@@ -8,25 +8,25 @@
 -- model rebuilds only what changed since.
 with
 
-landed as (
+landed as {{ inlined() }} (
     select * from {{ ref('stg_landing__prices') }}
 ),
 
-accepted as (
+accepted as {{ inlined() }} (
     select * from {{ ref('stg_quality__accepted_files') }}
 ),
 
-quarantined as (
+quarantined as {{ inlined() }} (
     select * from {{ ref('stg_quality__quarantined_rows') }}
 ),
 
-retractions as (
+retractions as {{ inlined() }} (
     select * from {{ ref('stg_landing__retractions') }}
 ),
 
 -- One row per accepted file (the ledger never accepts a file twice, but a join must not
 -- duplicate rows if it ever did).
-accepted_files as (
+accepted_files as {{ inlined() }} (
     select
         landing_file,
         min(accepted_at) as accepted_at
@@ -34,7 +34,7 @@ accepted_files as (
     group by landing_file
 ),
 
-audited as (
+audited as {{ inlined() }} (
     select
         landed.*,
         accepted_files.accepted_at
@@ -48,13 +48,13 @@ audited as (
             and landed.price_date = quarantined.price_date
 ),
 
-tickers_with_real_prices as (
+tickers_with_real_prices as {{ inlined() }} (
     select distinct ticker
     from audited
     where price_source <> 'demo'
 ),
 
-eligible as (
+eligible as {{ inlined() }} (
     select audited.*
     from audited
     where
@@ -66,7 +66,7 @@ eligible as (
 
 -- A row whose key was retracted after its fetch: the source no longer holds it. (A later
 -- fetch of the key lands again and counts again.)
-current_rows as (
+current_rows as {{ inlined() }} (
     select eligible.*
     from eligible
     anti join retractions
@@ -77,7 +77,7 @@ current_rows as (
 ),
 
 -- (A numbered subquery rather than QUALIFY, which Spark SQL lacks.)
-numbered_fetches as (
+numbered_fetches as {{ inlined() }} (
     select
         *,
         row_number() over (
@@ -87,7 +87,7 @@ numbered_fetches as (
     from current_rows
 ),
 
-latest_fetch as (
+latest_fetch as {{ inlined() }} (
     select
         ticker,
         price_date,

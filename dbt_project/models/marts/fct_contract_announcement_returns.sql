@@ -8,7 +8,9 @@ contracts as (
     select * from {{ ref('int_contracts__counted') }}
 ),
 
-all_prices as (
+-- Inlined (macros/cross_engine.sql): read twice below, it would otherwise be materialized
+-- whole (every ticker's history) before the filters on ticker reach the price table.
+all_prices as {{ inlined() }} (
     select * from {{ ref('int_prices__as_of') }}
 ),
 
