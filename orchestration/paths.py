@@ -148,6 +148,12 @@ class DataPaths:
         return self.root / "quality"
 
     @property
+    def plausible_rows_through(self) -> Path:
+        """Per published table with row stamps, the newest stamp of the rows that passed its
+        plausibility check: the next check validates only rows built since."""
+        return self.quality / "plausible_rows_through.json"
+
+    @property
     def ledger(self) -> LedgerPaths:
         return LedgerPaths(self.quality / "ledger")
 

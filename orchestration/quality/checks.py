@@ -9,6 +9,7 @@ the Data Docs location. Each step builds the Data Docs of its validations once, 
 one.
 """
 
+import json
 from collections.abc import Callable, Collection, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -17,11 +18,14 @@ import dagster as dg
 import duckdb
 
 from orchestration import settings
+from orchestration.atomic import write_text_replacing
 from orchestration.engine import WarehouseEngine
 from orchestration.paths import data_paths
 from orchestration.run_lock import hold_run_lock
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from orchestration.quality.outcomes import SuiteOutcome
     from orchestration.transform.contract import WarehouseTable
 
@@ -159,6 +163,50 @@ def validation_parameters(warehouse: duckdb.DuckDBPyConnection) -> dict[str, dat
     }
 
 
+def rows_built_since_sql(table: "WarehouseTable", stamped_through: datetime | None) -> str:
+    """The rows of ``table`` its plausibility check validates: all of them, or for a table
+    with row stamps, once its rows built through ``stamped_through`` passed, only the rows
+    built since (what the publish will copy; the others passed before, unchanged)."""
+    stamps = table.row_stamps
+    if stamps is None or stamped_through is None:
+        return f"select * from {table.relation}"
+    return f"""
+        select checked.*
+        from {table.relation} as checked
+        inner join {stamps.relation} as stamped
+            on checked.ticker = stamped.ticker and checked.date = stamped.{stamps.date_column}
+        where stamped.{stamps.stamp_column} > '{stamped_through.isoformat()}'
+    """
+
+
+def newest_row_stamp(warehouse: duckdb.DuckDBPyConnection, table: "WarehouseTable") -> datetime:
+    stamps = table.row_stamps
+    (newest,) = warehouse.execute(
+        f"select max({stamps.stamp_column}) from {stamps.relation}"
+    ).fetchall()[0]
+    return newest
+
+
+def read_plausible_through(path: "Path") -> dict[str, datetime]:
+    """Per table with row stamps, the newest stamp of the rows that passed its plausibility
+    check (``write_plausible_through``); empty when none passed yet."""
+    if not path.exists():
+        return {}
+    return {
+        table: datetime.fromisoformat(stamp)
+        for table, stamp in json.loads(path.read_text()).items()
+        if stamp is not None
+    }
+
+
+def write_plausible_through(path: "Path", stamps: dict[str, datetime]) -> None:
+    """Record what passed (a cache: lost, the next check validates every row again)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_text_replacing(
+        path, json.dumps({table: stamp.isoformat() for table, stamp in sorted(stamps.items())})
+    )
+
+
 @dg.multi_asset_check(specs=_suite_specs(), can_subset=True, name="warehouse_suites")
 def warehouse_suites(context: dg.AssetCheckExecutionContext, engine: WarehouseEngine):
     """Validate each selected seed and mart of the warehouse against its suite, and each
@@ -193,10 +241,14 @@ def validate_warehouse(
         for table in PUBLISHED_TABLES
         if dg.AssetCheckKey(asset_key(table), CHECK_NAME) in selected
     ]
+    checked_through = read_plausible_through(paths.plausible_rows_through)
     # Read before GX opens the file: its connection and this one share the config.
     with duckdb.connect(str(paths.warehouse), read_only=True, config=config) as warehouse:
         parameters = validation_parameters(warehouse)
         columns = {t.name: numeric_columns(warehouse, t.schema, t.name) for t in plausibility}
+        newest_stamps = {
+            t.name: newest_row_stamp(warehouse, t) for t in plausibility if t.row_stamps
+        }
     validator = GxValidator(
         paths.quality, paths.data_docs_index, paths.warehouse, config, spark_session()
     )
@@ -204,9 +256,11 @@ def validate_warehouse(
     try:
         for table in plausibility:
             document = plausibility_suite(table.name, columns[table.name])
-            outcome = validator.validate(
-                document["name"], f"select * from {table.relation}", parameters, (), document
-            )
+            query = rows_built_since_sql(table, checked_through.get(table.name))
+            outcome = validator.validate(document["name"], query, parameters, (), document)
+            if not outcome.failed_critical and table.name in newest_stamps:
+                checked_through[table.name] = newest_stamps[table.name]
+                write_plausible_through(paths.plausible_rows_through, checked_through)
             critical, _ = suite_check_results(
                 outcome, asset_key(table), str(validator.data_docs_index)
             )

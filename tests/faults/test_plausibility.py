@@ -304,3 +304,68 @@ def test_a_date_pandas_cannot_hold_is_a_bad_row_of_the_file_never_another_date(
         read_price_csv(path)
     path.write_text("Date,Open,High,Low,Close,Adj Close,Volume\n1800-01-02,1,1,1,1,1,100\n")
     assert read_price_csv(path)["date"].tolist() == [pd.Timestamp("1800-01-02")]
+
+
+def test_the_plausibility_check_of_a_stamped_mart_validates_the_rows_built_since_it_passed(
+    tmp_path: Path, monkeypatch
+) -> None:
+    """fct_daily_prices (row stamps: its price model's built_at): once its rows pass, the next
+    check validates only the rows built since, what the publish will copy; a failed check
+    does not move that point, so the bad rows are validated again until they are fixed."""
+    from orchestration.quality import checks
+
+    table = next(t for t in checks.PUBLISHED_TABLES if t.name == "fct_daily_prices")
+    assert table.row_stamps is not None
+    data_dir = tmp_path / "data"
+    paths = data_paths(data_dir)
+    paths.warehouse.parent.mkdir(parents=True)
+    monkeypatch.setenv("HASHPIVOT_DATA_DIR", str(data_dir))
+    key = dg.AssetCheckKey(checks.asset_key(table), CHECK_NAME)
+    stamps = table.row_stamps
+
+    def build(rows: list[tuple[str, str, float, str]]) -> None:
+        """(ticker, date, close, built_at) rows as the price model and its mart."""
+        values = ", ".join(
+            f"('{t}', date '{d}', '{c}'::double, timestamptz '{b}')" for t, d, c, b in rows
+        )
+        with duckdb.connect(str(paths.warehouse)) as connection:
+            connection.execute("create schema if not exists intermediate")
+            connection.execute(f"create schema if not exists {table.schema}")
+            connection.execute(
+                "create or replace table intermediate.int_as_of_date as "
+                "select date '2025-03-31' as as_of_date"
+            )
+            connection.execute(
+                f"create or replace table {stamps.relation} as select * from (values {values}) "
+                f"as t(ticker, {stamps.date_column}, close, {stamps.stamp_column})"
+            )
+            connection.execute(
+                f"create or replace view {table.relation} as select ticker, "
+                f"{stamps.date_column} as date, close, close as adj_close from {stamps.relation}"
+            )
+
+    def validate():
+        (result,) = checks.validate_warehouse({key}, print)
+        return result.passed, result.metadata["rows_validated"].value
+
+    first_build = "2025-03-28 10:00:00+00"
+    history = [("AAA", f"2025-03-{day:02d}", 10.0 + day, first_build) for day in range(3, 29)]
+    build(history)
+    assert validate() == (True, len(history))
+
+    second_build = "2025-03-31 10:00:00+00"
+    build([*history, ("AAA", "2025-03-31", float("inf"), second_build)])
+    assert validate() == (False, 1)
+    assert validate() == (False, 1)  # not passed: validated again
+
+    build([*history, ("AAA", "2025-03-31", 40.0, second_build)])
+    assert validate() == (True, 1)
+    assert validate() == (True, 0)
+
+    # A rebuild of the whole history (a full refresh) stamps every row again.
+    build([(t, d, c, "2025-04-01 10:00:00+00") for t, d, c, _ in history])
+    assert validate() == (True, len(history))
+
+    # Without the record (a new quality folder), every row is validated.
+    paths.plausible_rows_through.unlink()
+    assert validate() == (True, len(history))
