@@ -816,7 +816,7 @@ def main() -> None:
         tickers = REAL_MARKET_TICKERS
         rows = in_fresh_process(write_real_market, csv_dir, last_day, tickers)
         name = f"real-shaped market, {tickers:,} CSV files ({rows / 1e6:.1f} M rows)"
-        floors[name] = in_fresh_process(floor_seconds, csv_dir)
+        floors[name] = in_fresh_process(fetched_floor_seconds, csv_dir)
         options = ["--source", "csv", "--csv-dir", str(csv_dir), "--universe", "all"]
         data_dir = OUT / "market-real"
         shutil.rmtree(data_dir, ignore_errors=True)
