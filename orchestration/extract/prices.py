@@ -304,10 +304,14 @@ def _removed_tickers(
     universe: Sequence[Company],
     landing_files: Sequence[Path],
 ) -> set[str]:
-    """With ``--universe all``, the tickers this source landed that it no longer lists (a
-    removed file): their rows are retracted. Curated tickers are in the universe whatever the
-    source lists (without a file they fail, and keep their rows)."""
-    if options.universe != "all" or not landing_files or source.list_tickers() is None:
+    """The tickers this source landed that it no longer lists (a removed file): their rows
+    are retracted. A folder's listing is what it holds, so a file that is gone is gone whatever
+    the run's universe; other sources' listings count with ``--universe all`` only. Curated
+    tickers are in the universe whatever the source lists (without a file they fail, and keep
+    their rows)."""
+    if not landing_files or source.list_tickers() is None:
+        return set()
+    if options.universe != "all" and not source.listing_is_what_it_holds:
         return set()
     import duckdb
 
@@ -316,7 +320,11 @@ def _removed_tickers(
             "select distinct ticker from read_parquet($files) where price_source = $source",
             {"files": [str(path) for path in landing_files], "source": source.label},
         ).fetchall()
-    return {ticker for (ticker,) in rows} - {company.ticker for company in universe}
+    return (
+        {ticker for (ticker,) in rows}
+        - set(source.list_tickers())
+        - {company.ticker for company in universe}
+    )
 
 
 def _yahoo_is_reachable() -> bool:

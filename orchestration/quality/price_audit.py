@@ -103,8 +103,8 @@ class BatchVerdict:
                 f"({self.quarantine_share:.2%} > the allowed {self.max_quarantine_share:.2%}), "
                 f"of tickers outside the companies seed: {named}"
                 + (f" and {more} more" if more > 0 else "")
-                + ". To unblock, fix or remove these tickers' files (--universe all; a removed "
-                "file's rows are retracted by the next run) and rerun, or raise "
+                + ". To unblock, fix or remove these tickers' files (a removed file's rows are "
+                "retracted by the next CSV run, whatever its universe) and rerun, or raise "
                 "HASHPIVOT_MAX_QUARANTINE_SHARE"
             )
         if parts and blocked_rows:

@@ -1,5 +1,5 @@
 """Retractions: a re-read CSV file supersedes what it held before; a removed non-curated file
-(``--universe all``) stops counting; landing files are never rewritten."""
+stops counting (whatever the run's universe); landing files are never rewritten."""
 
 from __future__ import annotations
 
@@ -112,10 +112,12 @@ def test_a_removed_non_curated_file_is_retracted_and_a_removed_curated_one_fails
     assert "ZZZZ" not in tickers
     assert "IREN" in tickers
 
-    # With --universe seeds, files outside the seed are not asked for: nothing is retracted.
+    # A file that is gone is gone whatever the universe: a --universe seeds run retracts the
+    # rows of a removed non-curated file too, and leaves those of a file still there.
     seeds = ExtractionOptions(source="csv", csv_dir=folder, universe="seeds", max_failed_share=1)
     (folder / "YYYY.csv").unlink()
-    assert run(seeds, data, small_companies_seed, "r3", 22).rows_retracted_by_ticker == {}
+    assert (folder / "QQQ.csv").exists()
+    assert run(seeds, data, small_companies_seed, "r3", 22).rows_retracted_by_ticker == {"YYYY": 2}
 
 
 def test_a_pending_row_however_old_is_compared_again_and_retracted(

@@ -54,6 +54,10 @@ class SourceFetch:
 class PriceSource(Protocol):
     # The price_source written on every landed row of this source.
     label: str
+    # True when list_tickers is what the source holds (a folder's files), so a landed ticker
+    # it no longer lists is gone whatever the run's universe; False when the listing depends
+    # on the run's options (the demo's ticker count).
+    listing_is_what_it_holds: bool
 
     def list_tickers(self) -> list[str] | None:
         """Every ticker the source can give (for ``--universe all``), under current symbols;

@@ -345,6 +345,7 @@ class CsvFolderSource:
     """
 
     label = CSV_SOURCE
+    listing_is_what_it_holds = True
 
     def __init__(
         self,

@@ -121,6 +121,7 @@ class DemoSource:
     """The generator as a price source: every ticker gets rows (``DEMO...`` names too)."""
 
     label = DEMO_SOURCE
+    listing_is_what_it_holds = False
 
     def __init__(self, *, demo_tickers: int, seed: int, end: date | None) -> None:
         self.demo_tickers = demo_tickers

@@ -199,6 +199,7 @@ class YahooSource:
     start, through the boundary tests replace."""
 
     label = "yfinance"
+    listing_is_what_it_holds = False
 
     def __init__(self, *, end: date | None, boundary: YahooBoundary) -> None:
         self.end = end or date.today()
