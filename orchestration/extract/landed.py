@@ -36,6 +36,11 @@ def landed_files(landing_dir: Path) -> list[Path]:
     return sorted(path for path in landing_dir.glob("*.parquet") if not path.name.startswith("."))
 
 
+def landed_sources(landing_dir: Path) -> set[str]:
+    """The sources whose prices have landed (the second part of each landing file's name)."""
+    return {path.name.split("__")[1] for path in landed_files(landing_dir)}
+
+
 def remove_stale_temporary_files(landing_dir: Path) -> list[Path]:
     """Delete ``.tmp`` leftovers of killed runs (never complete files); returns what it removed."""
     if not landing_dir.is_dir():

@@ -20,6 +20,7 @@ import pandas as pd
 from orchestration import settings
 from orchestration.extract.landed import (
     landed_files,
+    landed_sources,
     read_watermarks,
     remove_stale_temporary_files,
     set_aside_unreadable_files,
@@ -151,6 +152,26 @@ def extract_prices(
     """
     name, warnings = resolve_source(options, is_reachable or _yahoo_is_reachable)
     landing_dir = paths.landing_prices
+    real_sources = sorted(landed_sources(landing_dir) - {DEMO_SOURCE})
+    if name == DEMO_SOURCE and real_sources:
+        # Synthetic and market prices never meet in one data dir.
+        if options.source == "auto":
+            return ExtractionReport(
+                run_id=run_id,
+                requested_source=options.source,
+                source="none",
+                universe=[],
+                warnings=[
+                    "Yahoo Finance is unreachable and this data dir holds real prices "
+                    f"({', '.join(real_sources)}): nothing landed (demo prices never go into "
+                    "it); the published marts stay as they were."
+                ],
+            )
+        raise ExtractionError(
+            f"--source demo refused: the data dir {paths.root} holds real prices "
+            f"({', '.join(real_sources)}), and demo prices never go into it; give a demo run "
+            "another --data-dir"
+        )
     for leftover in remove_stale_temporary_files(landing_dir):
         log.warning("removed %s, left by a run killed while landing", leftover.name)
     damaged = set_aside_unreadable_files(landing_dir, paths.landing_damaged)

@@ -329,3 +329,43 @@ def test_an_unreachable_yahoo_is_named_instead_of_every_ticker_delisted(
             sleep=lambda seconds: None,
         )
     assert landed_files(DataPaths(tmp_path).landing_prices) == []
+
+
+def test_demo_prices_never_land_in_a_data_dir_of_real_prices(
+    tmp_path: Path, small_companies_seed: Path
+) -> None:
+    folder = tmp_path / "csv"
+    folder.mkdir()
+    for ticker in ("IREN", "BTC-USD", "QQQ"):
+        (folder / f"{ticker}.csv").write_text("Date,Close\n2025-01-02,10\n")
+    run(ExtractionOptions(source="csv", csv_dir=folder), tmp_path, small_companies_seed, "r1")
+    landing = DataPaths(tmp_path).landing_prices
+    before = landed_files(landing)
+
+    offline = run(
+        ExtractionOptions(source="auto"), tmp_path, small_companies_seed, "r2",
+        fetched_at=RUN_AT.replace(hour=23),
+    )  # fmt: skip
+    assert offline.source == "none"
+    assert offline.rows_landed == 0
+    assert offline.warnings == [
+        "Yahoo Finance is unreachable and this data dir holds real prices (csv): nothing "
+        "landed (demo prices never go into it); the published marts stay as they were."
+    ]
+    with pytest.raises(
+        ExtractionError, match=r"--source demo refused: the data dir .* holds real prices \(csv\)"
+    ):
+        run(
+            ExtractionOptions(source="demo"), tmp_path, small_companies_seed, "r3",
+            fetched_at=RUN_AT.replace(hour=23, minute=30),
+        )  # fmt: skip
+    assert landed_files(landing) == before
+
+    # A demo data dir takes real prices (they replace the demo series).
+    demo_dir = tmp_path / "demo"
+    run(ExtractionOptions(source="demo", end=date(2025, 1, 31)), demo_dir, small_companies_seed)
+    real = run(
+        ExtractionOptions(source="csv", csv_dir=folder), demo_dir, small_companies_seed, "r2",
+        fetched_at=RUN_AT.replace(hour=23),
+    )  # fmt: skip
+    assert real.rows_landed == 3

@@ -23,7 +23,7 @@ import duckdb
 import pytest
 
 from tests.exports import write_generated_exports
-from tests.pipeline import run_hashpivot
+from tests.pipeline import published_fingerprint, run_hashpivot
 
 pytestmark = pytest.mark.slow
 
@@ -97,7 +97,15 @@ def way_out(tmp_path_factory: pytest.TempPathFactory) -> dict:
     (csv_dir / CLEAN_FILE).unlink()
     removed = run(data, csv_dir)
     hashes.append(hash_landing(data))
+    # Then `make run` (source auto, Yahoo unreachable) and a demo run into this real data dir.
+    published_before = published_fingerprint(data / "published")
+    auto = run_hashpivot(data, timeout=900)
+    demo = run_hashpivot(data, "--source", "demo", timeout=900)
     return {
+        "auto": auto,
+        "demo": demo,
+        "published_before": published_before,
+        "published_after": published_fingerprint(data / "published"),
         "data": data,
         "blocked": blocked,
         "recovered": recovered,
@@ -191,3 +199,21 @@ def test_landing_files_are_never_rewritten(way_out) -> None:
     # The removals were recorded as new immutable files, not by changing old ones.
     assert len(second) > len(first)
     assert len(third) > len(second)
+
+
+def test_demo_prices_never_go_into_a_data_dir_of_real_prices(way_out) -> None:
+    """`make run` offline after CSV runs lands nothing and exits 0; `--source demo` is refused
+    in one line; the published marts stay as they were."""
+    auto = way_out["auto"]
+    assert auto.returncode == 0, auto.stdout[-3000:] + auto.stderr[-3000:]
+    assert "Yahoo Finance is unreachable and this data dir holds real prices (csv)" in auto.stdout
+    assert "published: current" in auto.stdout, auto.stdout[-3000:]
+    demo = way_out["demo"]
+    assert demo.returncode != 0
+    refusals = [line for line in demo.stdout.splitlines() if "--source demo refused" in line]
+    assert refusals, demo.stdout[-3000:]
+    assert "holds real prices (csv)" in refusals[0]
+    assert "another --data-dir" in refusals[0]
+    assert way_out["published_after"] == way_out["published_before"]
+    landed = (way_out["data"] / "landing" / "prices").glob("*__demo__*.parquet")
+    assert not list(landed)
