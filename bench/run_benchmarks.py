@@ -38,6 +38,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -693,6 +694,30 @@ def scenario_runs(
     return [median_measurement(list(runs)) for runs in zip(*sequences, strict=True)]
 
 
+def csv_market_runs(
+    name: str,
+    csv_dir: Path,
+    data_dir: Path,
+    add_day: Callable[[], object],
+    *,
+    no_change_first: bool = True,
+) -> list[Measurement]:
+    """A CSV market's sequence from an empty data dir, with default settings and ``--universe
+    all``: cold, no new data and, after ``add_day``, one new trading day (with
+    ``no_change_first=False``: cold, the new day, then no new data)."""
+    options = ["--source", "csv", "--csv-dir", str(csv_dir), "--universe", "all"]
+    shutil.rmtree(data_dir, ignore_errors=True)
+    print(f"{name}:", flush=True)
+    runs = [measure(name, "cold", data_dir, *options)]
+    if no_change_first:
+        runs.append(measure(name, "no new data", data_dir, *options))
+    add_day()
+    runs.append(measure(name, "one new trading day", data_dir, *options))
+    if not no_change_first:
+        runs.append(measure(name, "no new data", data_dir, *options))
+    return runs
+
+
 def print_table(measurements: list[Measurement], floors: dict[str, float], load_s: float) -> None:
     header = (
         "| scenario | run | wall s | peak RSS MB | peak RSS all processes MB | "
@@ -800,14 +825,9 @@ def main() -> None:
         rows = write_market_csvs(csv_dir, arguments.tickers, arguments.years, last_day)
         name = f"{arguments.tickers:,} tickers x {arguments.years}y CSV ({rows / 1e6:.0f} M rows)"
         floors[name] = in_fresh_process(floor_seconds, csv_dir)
-        options = ["--source", "csv", "--csv-dir", str(csv_dir), "--universe", "all"]
-        data_dir = OUT / "market"
-        shutil.rmtree(data_dir, ignore_errors=True)
-        print(f"{name}:", flush=True)
-        measurements.append(measure(name, "cold", data_dir, *options))
-        measurements.append(measure(name, "no new data", data_dir, *options))
-        append_day(csv_dir, last_day + timedelta(days=1))
-        measurements.append(measure(name, "one new trading day", data_dir, *options))
+        measurements += csv_market_runs(
+            name, csv_dir, OUT / "market", lambda: append_day(csv_dir, last_day + timedelta(1))
+        )
     if "market-real" in chosen:
         # Real exports' shapes (see real_market_files) at the real folder's size; the folder's
         # path is about as long as the real one's (~30 characters).
@@ -817,14 +837,14 @@ def main() -> None:
         rows = in_fresh_process(write_real_market, csv_dir, last_day, tickers)
         name = f"real-shaped market, {tickers:,} CSV files ({rows / 1e6:.1f} M rows)"
         floors[name] = in_fresh_process(fetched_floor_seconds, csv_dir)
-        options = ["--source", "csv", "--csv-dir", str(csv_dir), "--universe", "all"]
-        data_dir = OUT / "market-real"
-        shutil.rmtree(data_dir, ignore_errors=True)
-        print(f"{name}:", flush=True)
-        measurements.append(measure(name, "cold", data_dir, *options))
-        measurements.append(measure(name, "no new data", data_dir, *options))
-        in_fresh_process(append_real_market_day_again, csv_dir, last_day, date(2026, 4, 3), tickers)
-        measurements.append(measure(name, "one new trading day", data_dir, *options))
+        measurements += csv_market_runs(
+            name,
+            csv_dir,
+            OUT / "market-real",
+            lambda: in_fresh_process(
+                append_real_market_day_again, csv_dir, last_day, date(2026, 4, 3), tickers
+            ),
+        )
     if "market-fetched" in chosen:
         # The real exports as of the day before their last date, then that day appended.
         source_dir = Path(fetched_dir).resolve()
@@ -833,15 +853,14 @@ def main() -> None:
         files = len(list(csv_dir.glob("*.csv")))
         name = f"fetched market, {files:,} CSV files to {last_day}"
         floors[name] = in_fresh_process(fetched_floor_seconds, csv_dir)
-        options = ["--source", "csv", "--csv-dir", str(csv_dir), "--universe", "all"]
-        data_dir = OUT / "market-fetched"
-        shutil.rmtree(data_dir, ignore_errors=True)
-        print(f"{name}:", flush=True)
-        measurements.append(measure(name, "cold", data_dir, *options))
-        rows = append_fetched_day(source_dir, csv_dir)
-        print(f"  (appended {last_day}: {rows:,} rows)", flush=True)
-        measurements.append(measure(name, "one new trading day", data_dir, *options))
-        measurements.append(measure(name, "no new data", data_dir, *options))
+
+        def append_last_day() -> None:
+            rows = append_fetched_day(source_dir, csv_dir)
+            print(f"  (appended {last_day}: {rows:,} rows)", flush=True)
+
+        measurements += csv_market_runs(
+            name, csv_dir, OUT / "market-fetched", append_last_day, no_change_first=False
+        )
     print_table(measurements, floors, load_seconds)
 
 
