@@ -73,6 +73,9 @@ class StepProgress:
         self._materialized: dict[str, int] = {}
         self._checks: dict[str, int] = {}
         self._started: dict[str, float] = {}  # running step -> its start time
+        # A step failed or a check did not pass: what makes later steps skip, unless the run
+        # had nothing new to build (then the warehouse step yields nothing, and they skip too).
+        self._trouble = False
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._follow, daemon=True)
         self.lines: list[str] = []
@@ -132,14 +135,18 @@ class StepProgress:
             self._show_live(step)
         elif kind == "ASSET_CHECK_EVALUATION":
             self._checks[step] = self._checks.get(step, 0) + 1
+            evaluation = event.event_specific_data
+            self._trouble |= not evaluation.passed and evaluation.severity.value == "ERROR"
             self._show_live(step)
         elif kind == "STEP_SUCCESS":
             seconds = event.event_specific_data.duration_ms / 1000
             self._print(step, f"{seconds:6.1f} s", self._counts(step), "green")
         elif kind == "STEP_FAILURE":
+            self._trouble = True
             self._print(step, "FAILED", self._counts(step), "red")
         elif kind == "STEP_SKIPPED":
-            self._print(step, "skipped", "(an upstream step failed or blocked)", "yellow")
+            why = "an upstream step failed or blocked" if self._trouble else "nothing new upstream"
+            self._print(step, "skipped", f"({why})", "yellow")
 
     def _counts(self, step: str) -> str:
         parts = []

@@ -105,3 +105,58 @@ def test_on_a_terminal_the_running_step_shows_a_clock_then_its_line() -> None:
     text = out.getvalue()
     assert "\r  slow_prices" in text  # redrawn in place while it ran
     assert text.rstrip().endswith("7 rows\x1b[0m")  # then the finished line, in colour
+
+
+def _skipped_lines(*assets, checks=()) -> list[str]:
+    instance = dg.DagsterInstance.ephemeral()
+    out = io.StringIO()
+    run_id = str(uuid.uuid4())
+    with StepProgress(instance, run_id, out).following():
+        definitions = dg.Definitions(assets=list(assets), asset_checks=list(checks))
+        job = dg.define_asset_job("all").resolve(asset_graph=definitions.resolve_asset_graph())
+        job.execute_in_process(instance=instance, run_id=run_id, raise_on_error=False)
+    return [line for line in out.getvalue().splitlines() if "skipped" in line]
+
+
+def test_a_skipped_step_says_whether_something_failed_or_nothing_was_new() -> None:
+    @dg.asset(output_required=False)
+    def warehouse():
+        yield from ()  # nothing changed since the last publish: no output
+
+    @dg.asset(deps=[warehouse])
+    def publish():
+        return None
+
+    (line,) = _skipped_lines(warehouse, publish)
+    assert line.split()[:2] == ["publish", "skipped"]
+    assert line.endswith("(nothing new upstream)")
+
+    # After a failed blocking check (the audit's, the warehouse suites'), a skip says so.
+    from types import SimpleNamespace
+
+    def event(kind: str, step: str, **data) -> SimpleNamespace:
+        return SimpleNamespace(
+            event_type_value=kind, step_key=step, event_specific_data=SimpleNamespace(**data)
+        )
+
+    error = dg.AssetCheckSeverity.ERROR
+    for failed_first, expected in (
+        (event("ASSET_CHECK_EVALUATION", "checks", passed=False, severity=error), "blocked"),
+        (
+            event(
+                "ASSET_CHECK_EVALUATION",
+                "checks",
+                passed=False,
+                severity=dg.AssetCheckSeverity.WARN,
+            ),
+            "new",
+        ),
+        (event("STEP_FAILURE", "checks"), "blocked"),
+    ):
+        out = io.StringIO()
+        progress = StepProgress(dg.DagsterInstance.ephemeral(), "run", out)
+        progress._handle(failed_first, 0.0)
+        progress._handle(event("STEP_SKIPPED", "publish"), 1.0)
+        skipped = out.getvalue().splitlines()[-1]
+        assert skipped.split()[:2] == ["publish", "skipped"]
+        assert expected in skipped, skipped
