@@ -229,3 +229,46 @@ def test_only_plain_dated_lines_after_the_previous_end_take_the_fast_path(
 ) -> None:
     grown = csv_folder.GrownFile(Path("X.csv"), 0, len(new_bytes), date(2025, 4, 18))
     assert csv_folder.parse_new_lines(grown, new_bytes) == rows
+
+
+def test_an_edit_of_the_same_length_inside_the_window_is_read(
+    tmp_path: Path, small_companies_seed: Path, folder: Path, scanned
+) -> None:
+    """Same size, another time, another tail: read whole, and the revision lands."""
+    _run(tmp_path, small_companies_seed, folder, 1)
+    scanned["whole"].clear()
+    lines = _history()
+    day, close = lines[-2].split(",")
+    lines[-2] = f"{day},{close[:-1]}9"  # the same length
+    assert lines[-2] != _history()[-2]
+    _write(folder / "AAA.csv", lines)
+    second = _run(tmp_path, small_companies_seed, folder, 2)
+    assert scanned == {"whole": ["AAA"], "new_bytes": []}
+    assert second.rows_landed_by_ticker == {"AAA": 1}
+
+
+def test_a_window_reaching_back_beyond_the_hashed_tail_reads_the_file_whole(
+    tmp_path: Path, small_companies_seed: Path, folder: Path, scanned
+) -> None:
+    """The hashed 4 KiB hold about 130 daily lines: a window of 400 days is not covered by it,
+    so a grown file is read whole (its window's rows are compared again)."""
+    options = ExtractionOptions(
+        source="csv", csv_dir=folder, universe="all", max_failed_share=1.0, refetch_days=400
+    )
+
+    def run(number: int):
+        return extract_prices(
+            options,
+            paths=DataPaths(tmp_path / "data"),
+            companies_seed=small_companies_seed,
+            run_id=f"r{number}",
+            fetched_at=RUN_AT.replace(minute=number),
+            is_reachable=lambda: False,
+        )
+
+    run(1)
+    scanned["whole"].clear()
+    _append(folder / "AAA.csv", "2025-04-21,99.5")
+    second = run(2)
+    assert scanned == {"whole": ["AAA"], "new_bytes": []}
+    assert second.rows_landed_by_ticker == {"AAA": 1}

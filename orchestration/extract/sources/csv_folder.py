@@ -15,16 +15,19 @@ when they landed and are not landed again.
 
 A market-wide export grows by one line a file a day, so a file is not read whole again when
 its landed part is unchanged. Each file's record (``FileRecord``: size, modification time and
-a hash of its last 4 KiB, the landed tail) decides, per run:
+a hash of its last 4 KiB, the landed tail, about 130 daily lines) decides, per run:
 - same size and modification time: unchanged, not opened;
-- same size, another modification time, same tail: unchanged (copied or touched);
-- grown, with the bytes before its previous end hashing to the recorded tail: only the new
-  bytes are read (a grown file); when they are anything but plain ``YYYY-MM-DD,<number>``
-  lines dated after the previous last date, the per-file parser reads the whole file instead;
-- anything else (shrunk, a changed tail, no record): the whole file is read.
-A re-exported history with revised prices (a split or dividend adjusts every earlier close)
-changes the tail, and so is read whole; a revision confined to rows more than 4 KiB before the
-end is not seen until a backfill (``--backfill`` reads every file whole).
+- otherwise, when the fetch window starts within the hashed tail (as a daily run's does: the
+  watermark minus the re-fetch days) and the bytes before the previous end still hash the
+  same, the window's rows are unchanged: a file of the same size (copied, touched) is not
+  read, a grown one has only its new bytes read; when those are anything but plain
+  ``YYYY-MM-DD,<number>`` lines dated after the previous last date, the per-file parser reads
+  the whole file instead;
+- anything else (shrunk, a changed tail, a window reaching further back, no record): the whole
+  file is read.
+Rows before the window are never compared with what has landed, whole read or not; a
+re-exported history with revised prices (a split or dividend adjusts every earlier close)
+changes the tail, and so is read whole.
 
 A company whose symbol changed (``ticker_changes``) may have its file under any of its
 symbols. One file is read as usual and landed under the current symbol; several are parsed
@@ -138,14 +141,16 @@ def duplicate_file_error(ticker: str, paths: list[Path]) -> PriceFileError:
 @dataclass(frozen=True)
 class FileRecord:
     """What a run knew of a file whose rows landed: its size and modification time, the hash
-    of its last ``TAIL_BYTES`` bytes, whether those end a line, and the date its last line
-    holds (``YYYY-MM-DD`` as written; None when it is not one)."""
+    of its last ``TAIL_BYTES`` bytes, whether those end a line, the date its last line holds
+    and the first date the hashed bytes hold whole (``date.min`` when they are the whole file;
+    dates ``YYYY-MM-DD`` as written, None when a line does not start with one)."""
 
     size: int
     mtime_ns: int
     tail_hash: str | None = None
     ends_with_newline: bool = False
     last_date: date | None = None
+    tail_first_date: date | None = None
 
     @property
     def stamp(self) -> FileStamp:
@@ -158,6 +163,7 @@ class FileRecord:
             "tail_hash": self.tail_hash,
             "ends_with_newline": self.ends_with_newline,
             "last_date": self.last_date.isoformat() if self.last_date else None,
+            "tail_first_date": (self.tail_first_date.isoformat() if self.tail_first_date else None),
         }
 
     @classmethod
@@ -165,13 +171,14 @@ class FileRecord:
         if isinstance(value, list):  # a record of size and mtime only
             size, mtime_ns = value
             return cls(size, mtime_ns)
-        last_date = value.get("last_date")
+        last_date, tail_first_date = value.get("last_date"), value.get("tail_first_date")
         return cls(
             value["size"],
             value["mtime_ns"],
             value.get("tail_hash"),
             bool(value.get("ends_with_newline")),
             date.fromisoformat(last_date) if last_date else None,
+            date.fromisoformat(tail_first_date) if tail_first_date else None,
         )
 
 
@@ -191,9 +198,8 @@ def tail_hash(path: Path, size: int) -> tuple[str, bytes]:
     return hashlib.blake2b(tail, digest_size=16).hexdigest(), tail
 
 
-def _last_line_date(tail: bytes) -> date | None:
-    lines = tail.rstrip(b"\r\n").rsplit(b"\n", 1)
-    field_ = lines[-1].split(b",", 1)[0].strip()
+def _line_date(line: bytes) -> date | None:
+    field_ = line.split(b",", 1)[0].strip()
     if len(field_) != 10:
         return None
     try:
@@ -206,7 +212,15 @@ def file_record(path: Path, stamp: FileStamp) -> FileRecord:
     """The record of ``path`` as it is at ``stamp`` (its size and mtime, read before)."""
     size, mtime_ns = stamp
     digest, tail = tail_hash(path, size)
-    return FileRecord(size, mtime_ns, digest, tail.endswith(b"\n"), _last_line_date(tail))
+    last_line = tail.rstrip(b"\r\n").rsplit(b"\n", 1)[-1]
+    if size <= TAIL_BYTES:
+        first_date = date.min  # the hash covers every line
+    else:  # the first line of the tail is cut: the next one is the first held whole
+        whole_lines = tail.split(b"\n", 1)[1] if b"\n" in tail else b""
+        first_date = _line_date(whole_lines) if whole_lines else None
+    return FileRecord(
+        size, mtime_ns, digest, tail.endswith(b"\n"), _line_date(last_line), first_date
+    )
 
 
 def read_landed_records(path: Path) -> dict[str, FileRecord]:
@@ -456,7 +470,7 @@ class CsvFolderSource:
             stamps = [_stamp(path) for path in paths]
             known = [landed.get(str(path)) for path in paths]
             changes = [
-                _change(path, stamp, record) if windows[ticker] is not None else "whole"
+                _change(path, stamp, record, windows[ticker])
                 for path, stamp, record in zip(paths, stamps, known, strict=True)
             ]
             plan.records[ticker] = [
@@ -479,15 +493,27 @@ class CsvFolderSource:
         return plan
 
 
-def _change(path: Path, stamp: FileStamp | None, record: FileRecord | None) -> str:
-    """How ``path`` (at ``stamp``) differs from its landed ``record``: ``unchanged``,
-    ``grown`` (its landed part intact) or ``whole`` (to be read whole)."""
-    if stamp is None or record is None:
+def _change(
+    path: Path, stamp: FileStamp | None, record: FileRecord | None, window_start: date | None
+) -> str:
+    """How ``path`` (at ``stamp``) differs from its landed ``record`` for a fetch window from
+    ``window_start`` (None: every date): ``unchanged``, ``grown`` (new bytes after its landed
+    part) or ``whole`` (to be read whole).
+
+    Only the window's rows are ever compared with what has landed, so a file whose hashed
+    tail covers the window and still hashes the same holds the same window rows: unchanged
+    when its size is the same, grown when it is larger."""
+    if stamp is None or record is None or window_start is None:
         return "whole"
     if stamp == record.stamp:
         return "unchanged"
     size, _ = stamp
-    if record.tail_hash is None or size < record.size:
+    if (
+        record.tail_hash is None
+        or record.tail_first_date is None
+        or window_start < record.tail_first_date
+        or size < record.size
+    ):
         return "whole"
     try:
         digest, _ = tail_hash(path, record.size)
