@@ -330,7 +330,8 @@ def _removed_tickers(
     the run's universe; other sources' listings count with ``--universe all`` only. Curated
     tickers are in the universe whatever the source lists (without a file they fail, and keep
     their rows)."""
-    if not landing_files or source.list_tickers() is None:
+    listed = source.list_tickers()
+    if not landing_files or listed is None:
         return set()
     if options.universe != "all" and not source.listing_is_what_it_holds:
         return set()
@@ -341,11 +342,7 @@ def _removed_tickers(
             "select distinct ticker from read_parquet($files) where price_source = $source",
             {"files": [str(path) for path in landing_files], "source": source.label},
         ).fetchall()
-    return (
-        {ticker for (ticker,) in rows}
-        - set(source.list_tickers())
-        - {company.ticker for company in universe}
-    )
+    return {ticker for (ticker,) in rows} - set(listed) - {company.ticker for company in universe}
 
 
 def _yahoo_is_reachable() -> bool:

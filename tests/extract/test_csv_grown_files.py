@@ -36,9 +36,11 @@ def _append(path: Path, *lines: str) -> None:
         handle.writelines(f"{line}\n" for line in lines)
 
 
-def _run(tmp_path: Path, seed: Path, csv_dir: Path, run_number: int):
+def _run(tmp_path: Path, seed: Path, csv_dir: Path, run_number: int, **options):
     return extract_prices(
-        ExtractionOptions(source="csv", csv_dir=csv_dir, universe="all", max_failed_share=1.0),
+        ExtractionOptions(
+            source="csv", csv_dir=csv_dir, universe="all", max_failed_share=1.0, **options
+        ),
         paths=DataPaths(tmp_path / "data"),
         companies_seed=seed,
         run_id=f"r{run_number}",
@@ -252,23 +254,9 @@ def test_a_window_reaching_back_beyond_the_hashed_tail_reads_the_file_whole(
 ) -> None:
     """The hashed 4 KiB hold about 130 daily lines: a window of 400 days is not covered by it,
     so a grown file is read whole (its window's rows are compared again)."""
-    options = ExtractionOptions(
-        source="csv", csv_dir=folder, universe="all", max_failed_share=1.0, refetch_days=400
-    )
-
-    def run(number: int):
-        return extract_prices(
-            options,
-            paths=DataPaths(tmp_path / "data"),
-            companies_seed=small_companies_seed,
-            run_id=f"r{number}",
-            fetched_at=RUN_AT.replace(minute=number),
-            is_reachable=lambda: False,
-        )
-
-    run(1)
+    _run(tmp_path, small_companies_seed, folder, 1, refetch_days=400)
     scanned["whole"].clear()
     _append(folder / "AAA.csv", "2025-04-21,99.5")
-    second = run(2)
+    second = _run(tmp_path, small_companies_seed, folder, 2, refetch_days=400)
     assert scanned == {"whole": ["AAA"], "new_bytes": []}
     assert second.rows_landed_by_ticker == {"AAA": 1}

@@ -298,13 +298,11 @@ def _read_new_lines(plan: _ReadPlan) -> pd.DataFrame:
         except OSError:
             rows = None
         if rows is None:
-            plan.one_by_one[ticker] = [grown.path]
+            plan.one_by_one[ticker] = [plan.grown.pop(ticker).path]
             continue
         tickers += [ticker] * len(rows)
         dates += [day for day, _ in rows]
         closes += [close for _, close in rows]
-    for ticker in plan.one_by_one:
-        plan.grown.pop(ticker, None)
     missing = pd.array([None] * len(tickers), dtype="Float64")
     return pd.DataFrame(
         {
