@@ -8,7 +8,7 @@ of exact contents (duplicates, revisions, other sources) to set up the audit and
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
 from pathlib import Path
 
@@ -90,8 +90,11 @@ def land_frame(
         )
 
 
-def read_latest_landed(landing_dir: Path, tickers: Iterable[str], since: date) -> pd.DataFrame:
-    """The current landed version (latest fetch) of each ticker and date on or after ``since``."""
+def read_latest_landed(
+    landing_dir: Path, tickers: Iterable[str], since: date, retractions: Sequence[Path] = ()
+) -> pd.DataFrame:
+    """The current landed version (latest fetch) of each ticker and date on or after ``since``,
+    without the rows ``retractions`` (files) withdrew."""
     files = landed_files(landing_dir)
     wanted = sorted(set(tickers))
     columns = [*PRICE_COLUMNS, "price_source"]
@@ -100,7 +103,7 @@ def read_latest_landed(landing_dir: Path, tickers: Iterable[str], since: date) -
     with duckdb.connect() as connection:
         windows = pa.table({"ticker": wanted, "window_start": [since] * len(wanted)})
         connection.register("read_windows", windows)
-        sql = latest_landed_sql("read_windows") + " order by ticker, date"
+        sql = latest_landed_sql("read_windows", retractions) + " order by ticker, date"
         landed = connection.execute(sql, {"files": [str(path) for path in files]}).df()
     landed["date"] = pd.to_datetime(landed["date"]).astype("datetime64[ns]")
     return landed

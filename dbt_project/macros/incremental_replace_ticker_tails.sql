@@ -5,8 +5,8 @@
     date on (recomputed against the last unchanged row). For each ticker in that batch, the
     target's rows from the batch's first date on are deleted and the batch is inserted. When
     the batch starts at the ticker's first trading day (`trading_day_number = 1`), every target
-    row of the ticker goes: it was rebuilt whole, e.g. because real prices replaced its demo
-    rows, whose dates need not match. dbt's delete+insert cannot express this: it deletes only
+    row of the ticker goes: it was rebuilt whole (its history reaches back before the rows
+    already built, say), and the old rows' dates need not match the new ones. dbt's delete+insert cannot express this: it deletes only
     rows whose key is in the batch, so such leftovers would survive. -#}
 {% macro get_incremental_replace_ticker_tails_sql(arg_dict) -%}
     {{ return(adapter.dispatch('get_incremental_replace_ticker_tails_sql')(arg_dict)) }}

@@ -1,8 +1,6 @@
 {#- What the landing files accepted since `relation` was last built hold: a dict with
     `files` (their paths, for read_parquet) and `scan_from` (YYYY-MM-DD, the earliest date
-    among their rows; 0001-01-01 when real prices arrive for a ticker that has demo rows in
-    `relation`, which is then rebuilt from its first row; 9999-12-31, nothing to read, when
-    there are no such files). Files accepted after the latest accepted_at in
+    among their rows; 9999-12-31, nothing to read, when there are no such files). Files accepted after the latest accepted_at in
     `relation` are new to it; files the audit accepted in one batch share one accepted_at, and
     a batch is accepted before dbt builds, so none is ever half-built.
 
@@ -20,23 +18,7 @@
     {%- endfor -%}
     {%- if changes['files'] -%}
         {%- set first_date_query -%}
-            with touched as (
-                select
-                    ticker,
-                    min(cast(date as date)) as first_date,
-                    bool_or(price_source <> 'demo') as has_real_rows
-                from {{ landing_rows(changes['files']) }}
-                group by ticker
-            )
-            select min(
-                case
-                    when has_real_rows and ticker in (
-                        select ticker from {{ relation }} where price_source = 'demo'
-                    ) then date '0001-01-01'
-                    else first_date
-                end
-            )
-            from touched
+            select min(cast(date as date)) from {{ landing_rows(changes['files']) }}
         {%- endset -%}
         {%- set first_date = run_query(first_date_query).columns[0].values()[0] -%}
         {%- if first_date is not none -%}

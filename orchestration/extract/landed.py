@@ -1,8 +1,8 @@
 """What has landed: the immutable price files under ``landing/prices/`` and how to read them.
 
 A landing file is named ``<fetched_at UTC>__<source>__<run id>.parquet`` (sorting by fetch
-time) and never rewritten; the current price of a ticker and date is its latest fetch, unless
-a later retraction (``retractions.py``) says the source no longer holds it. The write itself is
+time) and never rewritten; the current price of a ticker and date is its latest fetch among the
+rows no later retraction of their source withdrew (``retractions.py``). The write itself is
 ``landing.land_new_or_revised``.
 """
 
@@ -73,13 +73,13 @@ def set_aside_unreadable_files(landing_dir: Path, damaged_dir: Path) -> list[Pat
 def read_watermarks(
     landing_dir: Path, *, demo: bool, retractions: Sequence[Path] = ()
 ) -> dict[str, date]:
-    """Latest current date per ticker, among demo rows or among real rows: a date whose latest
-    event is a retraction (``retractions``, files) does not count.
+    """Latest current date per ticker, among demo rows or among real rows: a row a later
+    retraction of its source withdrew (``retractions``, files) does not count.
 
     Demo and real prices keep separate watermarks, so switching from the demo source to real
     data fetches a ticker's whole real history instead of only the days after the demo's last.
     """
-    from orchestration.extract.retractions import retracted_keys_sql
+    from orchestration.extract.retractions import not_retracted_sql
 
     files = landed_files(landing_dir)
     if not files:
@@ -89,11 +89,7 @@ def read_watermarks(
         select ticker, max(date) as watermark
         from read_parquet($files) as landed
         where price_source {comparison} $demo_source
-            and not exists (
-                select 1 from ({retracted_keys_sql(retractions)}) as retracted
-                where retracted.ticker = landed.ticker and retracted.date = landed.date
-                    and retracted.fetched_at > landed.fetched_at
-            )
+            and {not_retracted_sql("landed", retractions)}
         group by ticker
     """
     with duckdb.connect() as connection:
@@ -103,48 +99,29 @@ def read_watermarks(
 
 
 def latest_landed_sql(window_table: str, retractions: Sequence[Path] = ()) -> str:
-    """SQL of the current landed version (latest fetch) of each ticker and date inside the
-    fetch windows of ``window_table`` (ticker, window_start; a NULL start means all dates);
-    a key whose latest event is a retraction (``retractions``, files) has none.
+    """SQL of the current landed version of each ticker and date inside the fetch windows of
+    ``window_table`` (ticker, window_start; a NULL start means all dates): the latest fetch
+    among the rows no later retraction of their source withdrew (``retractions``, files).
     Takes the landing files as the parameter ``$files``.
 
     The window is applied before the latest-fetch ranking: it filters on the partition keys
     (ticker, date), so the ranking is the same and covers only the rows a run compares.
     """
-    from orchestration.extract.retractions import retracted_keys_sql
+    from orchestration.extract.retractions import not_retracted_sql
 
     columns = ", ".join(f"landed.{column}" for column in [*PRICE_COLUMNS, "price_source"])
     in_window = "windows.window_start is null or landed.date >= windows.window_start"
+    current = f"and {not_retracted_sql('landed', retractions)}" if retractions else ""
     # fetched_at, then the file orders fetches; the file breaks ties of equal stamps. $files is
     # sorted by name (landed_files), so DuckDB's file_index (the position in that list) orders
     # as the name does, without a path string on every row.
-    if not retractions:
-        return f"""
-            select {columns}
-            from read_parquet($files) as landed
-            inner join {window_table} as windows on landed.ticker = windows.ticker
-            where {in_window}
-            qualify row_number() over (
-                partition by landed.ticker, landed.date
-                order by landed.fetched_at desc, landed.file_index desc
-            ) = 1
-        """
-    nulls = ", ".join(f"null as {column}" for column in PRICE_COLUMNS[2:])
     return f"""
-        select * exclude (fetched_at, file_index, retracted)
-        from (
-            select {columns}, landed.fetched_at, landed.file_index, false as retracted
-            from read_parquet($files) as landed
-            inner join {window_table} as windows on landed.ticker = windows.ticker
-            where {in_window}
-            union all by name
-            select landed.ticker, landed.date, {nulls}, null as price_source,
-                landed.fetched_at, -1 as file_index, true as retracted
-            from ({retracted_keys_sql(retractions)}) as landed
-            inner join {window_table} as windows on landed.ticker = windows.ticker
-            where {in_window}
-        )
+        select {columns}
+        from read_parquet($files) as landed
+        inner join {window_table} as windows on landed.ticker = windows.ticker
+        where ({in_window}) {current}
         qualify row_number() over (
-            partition by ticker, date order by fetched_at desc, file_index desc
-        ) = 1 and not retracted
+            partition by landed.ticker, landed.date
+            order by landed.fetched_at desc, landed.file_index desc
+        ) = 1
     """

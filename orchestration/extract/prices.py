@@ -29,6 +29,7 @@ from orchestration.extract.landing import land_new_or_revised
 from orchestration.extract.options import ExtractionError, ExtractionOptions
 from orchestration.extract.retractions import (
     land_retractions,
+    retract_demo_prices,
     retraction_files,
     retractions_sql_for_present,
 )
@@ -156,17 +157,21 @@ def extract_prices(
     if name == DEMO_SOURCE and real_sources:
         # Synthetic and market prices never meet in one data dir.
         if options.source == "auto":
-            return ExtractionReport(
-                run_id=run_id,
-                requested_source=options.source,
-                source="none",
-                universe=[],
-                warnings=[
-                    "Yahoo Finance is unreachable and this data dir holds real prices "
-                    f"({', '.join(real_sources)}): nothing landed (demo prices never go into "
-                    "it); the published marts stay as they were."
-                ],
+            report = ExtractionReport(
+                run_id=run_id, requested_source=options.source, source="none", universe=[]
             )
+            set_aside = _retract_demo_prices(paths, report, run_id, fetched_at)
+            report.warnings.insert(
+                0,
+                "Yahoo Finance is unreachable and this data dir holds real prices "
+                f"({', '.join(real_sources)}): nothing landed (demo prices never go into it)"
+                + (
+                    "; the marts are rebuilt without the demo prices set aside."
+                    if set_aside
+                    else "; the published marts stay as they were."
+                ),
+            )
+            return report
         raise ExtractionError(
             f"--source demo refused: the data dir {paths.root} holds real prices "
             f"({', '.join(real_sources)}), and demo prices never go into it; give a demo run "
@@ -244,8 +249,10 @@ def extract_prices(
         # starts over.
         message = settings.out_of_memory_message("landing the prices (step landed_prices)", error)
         raise ExtractionError(message) from error
-    report.rows_retracted_by_ticker = retracted.rows_by_ticker
+    report.rows_retracted_by_ticker = dict(retracted.rows_by_ticker)
     report.retraction_file = retracted.path
+    if source.label != DEMO_SOURCE and (real_sources or batch.path is not None):
+        _retract_demo_prices(paths, report, run_id, fetched_at)
     failed = {**fetched.failed, **batch.unreadable}
     report.failed = dict(sorted(failed.items()))
     report.unreadable = dict(sorted({**fetched.unreadable, **batch.unreadable}.items()))
@@ -273,6 +280,38 @@ def extract_prices(
             + "; ".join(f"{ticker}: {reason}" for ticker, reason in report.failed.items())
         )
     return report
+
+
+def _retract_demo_prices(
+    paths: DataPaths, report: ExtractionReport, run_id: str, fetched_at: datetime
+) -> bool:
+    """The demo rule: a data dir that holds real prices counts no demo prices. Every current
+    demo row is retracted at once (never ticker by ticker, so no mart mixes synthetic and market
+    series); a data dir mixed by an earlier version recovers the same way. Says so in a warning
+    line; returns whether anything was set aside."""
+    with scratch_database(paths.landing_scratch) as connection:
+        retracted = retract_demo_prices(
+            connection,
+            landing_files=landed_files(paths.landing_prices),
+            retractions_dir=paths.landing_retractions,
+            run_id=run_id,
+            fetched_at=fetched_at,
+        )
+    if not retracted.rows:
+        return False
+    tickers = sorted(retracted.rows_by_ticker)
+    for ticker, rows in retracted.rows_by_ticker.items():
+        report.rows_retracted_by_ticker[ticker] = (
+            report.rows_retracted_by_ticker.get(ticker, 0) + rows
+        )
+    report.warnings.append(
+        f"set aside the demo prices of {len(tickers)} tickers ({retracted.rows} rows: "
+        + ", ".join(tickers[:5])
+        + (", ..." if len(tickers) > 5 else "")
+        + "): this data dir holds real prices, and demo prices never count beside them; "
+        f"recorded in {retracted.path.relative_to(paths.root)}"
+    )
+    return True
 
 
 def reach_back_to_pending(

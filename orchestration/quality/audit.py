@@ -9,6 +9,7 @@ and ``quality.ledger_quarantine``, so the lineage shows what gates the warehouse
 failures on curated tickers fail its blocking check, which stops dbt in the same run.
 """
 
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -170,7 +171,11 @@ def _audit(context: dg.AssetExecutionContext, paths, pending: list[Path], scratc
     audited_at = datetime.now(UTC)
     with duckdb.connect(str(scratch), config=config) as connection:
         verdict = audit_price_batch(
-            connection, outcome, curated, settings.MAX_QUARANTINE_SHARE.value()
+            connection,
+            outcome,
+            curated,
+            settings.MAX_QUARANTINE_SHARE.value(),
+            run_universe=_run_universe(paths.run_report(context.run.run_id)),
         )
         if verdict.passes:
             record_audit(
@@ -235,6 +240,9 @@ def _audit(context: dg.AssetExecutionContext, paths, pending: list[Path], scratc
         metadata={
             "quarantined_rows": dg.MetadataValue.int(verdict.quarantined_count),
             "quarantine_share": dg.MetadataValue.float(verdict.quarantine_share),
+            "quarantined_rows_outside_run_universe": dg.MetadataValue.int(
+                verdict.quarantined_outside_run
+            ),
             "max_quarantine_share": dg.MetadataValue.float(verdict.max_quarantine_share),
             "tickers": dg.MetadataValue.json(list(verdict.quarantined_tickers)),
             "preview": dg.MetadataValue.md(
@@ -247,3 +255,12 @@ def _audit(context: dg.AssetExecutionContext, paths, pending: list[Path], scratc
             else None
         ),
     )
+
+
+def _run_universe(extraction_report: Path) -> set[str] | None:
+    """The tickers this run's extraction was asked for (its report, written by the
+    landed_prices step); None when the audit runs without it (materialized on its own)."""
+    if not extraction_report.exists():
+        return None
+    summary = json.loads(extraction_report.read_text())
+    return set(summary["source_by_ticker"]) | set(summary["failed_tickers"])

@@ -65,9 +65,9 @@ def pending_landing_files(landing_dir: Path, ledger: LedgerPaths) -> list[Path]:
 
 
 # The pending batch as the raw_prices suite sees it, in SQL: the latest fetch of each ticker and
-# date among the pending files (the later file breaks ties of equal fetch stamps), unless a
-# later retraction says the source no longer holds it (such rows do not count: they are not
-# judged, and the file is accepted with its other rows), with the landing file it comes from,
+# date among the pending rows no later retraction of their source withdrew (the later file breaks
+# ties of equal fetch stamps; withdrawn rows do not count: they are not judged, and the file is
+# accepted with its other rows), with the landing file it comes from,
 # each row's absolute return against the ticker's previous row in the batch (for the jump
 # warning) and its adj_close against the ticker's previous plausible adj_close in the batch (in
 # (0, PRICE_CEILING]; for the 100x rule: a row after an absurd one is measured against the last
@@ -78,19 +78,12 @@ def pending_landing_files(landing_dir: Path, ledger: LedgerPaths) -> list[Path]:
 # (about 8 s and 5 s of 6.3 M rows on 2 busy cores, against 4.6 s to read them).
 PENDING_BATCH_SQL = """
     with fetches as ({fetches}),
-    latest as (
-        select * from fetches
+    current as (
+        select * from fetches as landed
+        where {not_retracted}
         qualify row_number() over (
             partition by ticker, date order by fetched_at desc, file_no desc
         ) = 1
-    ),
-    current as (
-        select * from latest
-        where not exists (
-            select 1 from ({retracted}) as retracted
-            where retracted.ticker = latest.ticker and retracted.date = latest.date
-                and retracted.fetched_at > latest.fetched_at
-        )
     ),
     numbers as (
         select * exclude (file_no) replace ({nan_as_null}),
@@ -114,9 +107,9 @@ PRICE_CEILING = 1e7
 
 
 def pending_batch_query(pending: Sequence[Path], retractions: Sequence[Path] = ()) -> str:
-    """``PENDING_BATCH_SQL`` over the pending files (file names are its ``$names``), minus the
-    keys ``retractions`` (files) retracted after their fetch."""
-    from orchestration.extract.retractions import retracted_keys_sql
+    """``PENDING_BATCH_SQL`` over the pending files (file names are its ``$names``), without
+    the rows ``retractions`` (files) withdrew."""
+    from orchestration.extract.retractions import not_retracted_sql
 
     fetches = " union all ".join(
         f"select *, {number} as file_no from read_parquet({_literal(str(path))})"
@@ -129,7 +122,7 @@ def pending_batch_query(pending: Sequence[Path], retractions: Sequence[Path] = (
         fetches=fetches,
         nan_as_null=nan_as_null,
         ceiling=repr(PRICE_CEILING),
-        retracted=retracted_keys_sql(retractions),
+        not_retracted=not_retracted_sql("landed", retractions),
     )
 
 

@@ -61,10 +61,15 @@ class BatchVerdict:
     max_quarantine_share: float
     # The tickers with the most quarantined rows, with their counts (most first).
     quarantined_counts: tuple[tuple[str, int], ...] = ()
+    # Quarantined rows of tickers outside the run's universe (pending since a run of another
+    # universe): set aside like the others, but a run is not blocked by what it did not read.
+    quarantined_outside_run: int = 0
 
     @property
     def quarantine_share(self) -> float:
-        return self.quarantined_count / self.outcome.row_count if self.outcome.row_count else 0.0
+        """The share of the batch quarantined among the run's own tickers."""
+        counted = self.quarantined_count - self.quarantined_outside_run
+        return counted / self.outcome.row_count if self.outcome.row_count else 0.0
 
     @property
     def quarantine_exceeds_limit(self) -> bool:
@@ -155,12 +160,15 @@ def audit_price_batch(
     curated_tickers: Collection[str],
     max_quarantine_share: float = DEFAULT_MAX_QUARANTINE_SHARE,
     table: str = BATCH_TABLE,
+    run_universe: Collection[str] | None = None,
 ) -> BatchVerdict:
     """Split the rows that broke critical rules into blocking (curated) and quarantined (other),
     in SQL over ``table``; leaves the view ``bad_rows`` (with a ``curated`` flag) for
     ``write_quarantine``.
 
     A critical rule that failed without naming rows (a whole-batch rule, or an error) blocks.
+    ``run_universe``: the tickers of the run (None: every ticker is the run's); quarantined
+    rows of other tickers do not count towards ``max_quarantine_share``.
     """
     connection.execute(
         "create or replace temp table curated_tickers as "
@@ -215,8 +223,20 @@ def audit_price_batch(
         f"select ticker, count(*) as rows from {BAD_ROWS_VIEW} where not curated "
         f"group by ticker order by rows desc, ticker limit {NAMED_TICKERS}"
     ).fetchall()
+    outside_run = 0
+    if run_universe is not None:
+        connection.execute(
+            "create or replace temp table run_universe as "
+            "select unnest($tickers::varchar[]) as ticker",
+            {"tickers": sorted(run_universe)},
+        )
+        (outside_run,) = connection.execute(
+            f"select count(*) from {BAD_ROWS_VIEW} where not curated "
+            "and ticker not in (select ticker from run_universe)"
+        ).fetchone()
     return BatchVerdict(
         outcome=outcome,
+        quarantined_outside_run=int(outside_run),
         blocking_count=counts.get(True, 0) + (1 if batch_failures else 0),
         blocking_preview=tuple(blocking_preview),
         blocking_rules=tuple(blocking_rules),

@@ -16,6 +16,7 @@ from orchestration.extract.prices import (
     fetch_windows,
     resolve_source,
 )
+from orchestration.extract.retractions import retraction_files
 from orchestration.extract.sources import csv_folder
 from orchestration.extract.ticker_changes import (
     current_symbols,
@@ -23,7 +24,7 @@ from orchestration.extract.ticker_changes import (
     ticker_changes_path,
 )
 from orchestration.paths import DataPaths
-from tests.landing_files import read_latest_landed
+from tests.landing_files import read_latest_landed, write_landing_file
 
 RUN_AT = datetime(2026, 11, 27, 22, 0, tzinfo=UTC)
 YF_FIELDS = ["Adj Close", "Close", "High", "Low", "Open", "Volume"]
@@ -361,11 +362,84 @@ def test_demo_prices_never_land_in_a_data_dir_of_real_prices(
         )  # fmt: skip
     assert landed_files(landing) == before
 
-    # A demo data dir takes real prices (they replace the demo series).
-    demo_dir = tmp_path / "demo"
+    # A demo data dir takes real prices: they replace every demo series at once, with one
+    # line, also those of tickers without a CSV file (BTC-USD and QQQ here), which are then
+    # without prices rather than synthetic.
+    demo_dir, only_iren = tmp_path / "demo", tmp_path / "only_iren"
+    only_iren.mkdir()
+    (only_iren / "IREN.csv").write_text("Date,Close\n2025-01-02,10\n")
     run(ExtractionOptions(source="demo", end=date(2025, 1, 31)), demo_dir, small_companies_seed)
+    demo_rows = latest(demo_dir, retracted=False)
     real = run(
-        ExtractionOptions(source="csv", csv_dir=folder), demo_dir, small_companies_seed, "r2",
-        fetched_at=RUN_AT.replace(hour=23),
+        ExtractionOptions(source="csv", csv_dir=only_iren, max_failed_share=1), demo_dir,
+        small_companies_seed, "r2", fetched_at=RUN_AT.replace(hour=23),
     )  # fmt: skip
-    assert real.rows_landed == 3
+    assert real.rows_landed == 1
+    assert real.rows_retracted_by_ticker == demo_rows.groupby("ticker").size().to_dict()
+    assert set(real.rows_retracted_by_ticker) == {"IREN", "BTC-USD", "QQQ"}
+    (line,) = [warning for warning in real.warnings if "set aside the demo prices" in warning]
+    assert line.startswith(f"set aside the demo prices of 3 tickers ({len(demo_rows)} rows: ")
+    current = latest(demo_dir)
+    assert list(zip(current["ticker"], current["price_source"], strict=True)) == [("IREN", "csv")]
+
+
+def latest(data_dir: Path, retracted: bool = True) -> pd.DataFrame:
+    """Every ticker's current landed rows; with ``retracted``, without the withdrawn ones."""
+    paths = DataPaths(data_dir)
+    tickers = set(pd.read_parquet(paths.landing_prices)["ticker"])
+    retractions = retraction_files(paths.landing_retractions) if retracted else ()
+    return read_latest_landed(paths.landing_prices, tickers, date(1900, 1, 1), retractions)
+
+
+def priced(closes: pd.DataFrame) -> pd.DataFrame:
+    """Rows of ticker, date and close with every price column (the close) and a volume."""
+    return closes.assign(
+        open=closes["close"], high=closes["close"], low=closes["close"],
+        adj_close=closes["close"], volume=1.0,
+    )  # fmt: skip
+
+
+def test_a_data_dir_mixed_by_an_earlier_version_recovers_on_its_next_run(
+    tmp_path: Path, small_companies_seed: Path
+) -> None:
+    """Real prices, then demo prices of the same and other tickers fetched later (what an
+    earlier version let a demo run land): the next run, offline `auto`, lands nothing and sets
+    every demo row aside; the real rows beneath the later demo rows count again."""
+    landing = DataPaths(tmp_path).landing_prices
+    real = priced(
+        pd.DataFrame(
+            {"ticker": "IREN", "date": [date(2025, 1, 2), date(2025, 1, 3)], "close": [10.0, 11.0]}
+        )
+    )
+    write_landing_file(real, landing, price_source="csv", run_id="r1", fetched_at=RUN_AT)
+    demo = priced(
+        pd.DataFrame(
+            {
+                "ticker": ["IREN", "IREN", "GLXY"],
+                "date": [date(2025, 1, 2), date(2025, 1, 6), date(2025, 1, 2)],
+                "close": [99.0, 98.0, 5.0],
+            }
+        )
+    )
+    write_landing_file(
+        demo, landing, price_source="demo", run_id="r2", fetched_at=RUN_AT + timedelta(hours=1)
+    )
+
+    recovery = run(
+        ExtractionOptions(source="auto"), tmp_path, small_companies_seed, "r3",
+        fetched_at=RUN_AT + timedelta(hours=2),
+    )  # fmt: skip
+    assert recovery.source == "none"
+    assert recovery.rows_retracted_by_ticker == {"GLXY": 1, "IREN": 2}
+    assert recovery.warnings[0].endswith("the marts are rebuilt without the demo prices set aside.")
+    assert recovery.warnings[1].startswith("set aside the demo prices of 2 tickers (3 rows: GLXY")
+    current = latest(tmp_path).sort_values("date")
+    assert list(current["ticker"]) == ["IREN", "IREN"]
+    assert list(current["close"]) == [10.0, 11.0]
+    # Nothing left to set aside: the next run says only that Yahoo is unreachable.
+    again = run(
+        ExtractionOptions(source="auto"), tmp_path, small_companies_seed, "r4",
+        fetched_at=RUN_AT + timedelta(hours=3),
+    )  # fmt: skip
+    assert again.rows_retracted_by_ticker == {}
+    assert len(again.warnings) == 1

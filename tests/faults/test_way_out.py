@@ -7,7 +7,9 @@ One data dir, three whole runs (shared by the tests, module-scoped), CSV source 
    non-curated ``BRK B.csv`` whose rows all break ``ticker_is_a_symbol`` (more than the 1%
    quarantine share) and a clean non-curated ``OTHR.csv``: the audit blocks;
 2. the two rows and ``BRK B.csv`` removed: the run publishes;
-3. ``OTHR.csv`` removed: the run publishes without OTHR.
+3. ``OTHR.csv`` removed: the run publishes without OTHR;
+then `make run` offline and a demo run (nothing lands), and a demo landing file as an earlier
+version let it land (the data dir mixed): the next run sets the demo prices aside.
 Landing files are hashed after every run: none is ever rewritten.
 """
 
@@ -16,13 +18,17 @@ from __future__ import annotations
 import csv
 import hashlib
 import subprocess
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import duckdb
 import pytest
 
+from orchestration.extract.sources.demo import generate_demo_prices
+from orchestration.extract.universe import load_companies
+from orchestration.paths import COMPANIES_SEED
 from tests.exports import write_generated_exports
+from tests.landing_files import write_landing_file
 from tests.pipeline import published_fingerprint, run_hashpivot
 
 pytestmark = pytest.mark.slow
@@ -101,11 +107,27 @@ def way_out(tmp_path_factory: pytest.TempPathFactory) -> dict:
     published_before = published_fingerprint(data / "published")
     auto = run_hashpivot(data, timeout=900)
     demo = run_hashpivot(data, "--source", "demo", timeout=900)
+    published_after = published_fingerprint(data / "published")
+    demo_landed = sorted((data / "landing" / "prices").glob("*__demo__*.parquet"))
+    # A data dir an earlier version mixed: demo prices of every curated ticker, running past
+    # the real ones. The next `make run` sets them all aside and publishes the real ones alone.
+    tickers = [company.ticker for company in load_companies(COMPANIES_SEED)]
+    demo_days = generate_demo_prices(tickers, LAST_DAY, LAST_DAY + timedelta(days=20))
+    write_landing_file(
+        demo_days,
+        data / "landing" / "prices",
+        price_source="demo",
+        run_id="earlier-version",
+        fetched_at=datetime.now(UTC),
+    )
+    mixed = run_hashpivot(data, timeout=900)
     return {
+        "mixed": mixed,
+        "demo_landed": demo_landed,
         "auto": auto,
         "demo": demo,
         "published_before": published_before,
-        "published_after": published_fingerprint(data / "published"),
+        "published_after": published_after,
         "data": data,
         "blocked": blocked,
         "recovered": recovered,
@@ -215,5 +237,17 @@ def test_demo_prices_never_go_into_a_data_dir_of_real_prices(way_out) -> None:
     assert "holds real prices (csv)" in refusals[0]
     assert "another --data-dir" in refusals[0]
     assert way_out["published_after"] == way_out["published_before"]
-    landed = (way_out["data"] / "landing" / "prices").glob("*__demo__*.parquet")
-    assert not list(landed)
+    assert way_out["demo_landed"] == []
+
+
+def test_a_data_dir_mixed_with_demo_prices_recovers_on_its_next_run(way_out) -> None:
+    mixed = way_out["mixed"]
+    assert_published(mixed)
+    assert "set aside the demo prices of" in mixed.stdout, mixed.stdout[-3000:]
+    assert published_rows(
+        way_out["data"],
+        "select count(*) filter (where price_source = 'demo'), max(date) from fct_daily_prices",
+    ) == [(0, LAST_DAY)]
+    assert published_rows(
+        way_out["data"], "select distinct price_source from miner_ai_pivot_performance"
+    ) in ([("csv",)], [("csv",), (None,)], [(None,), ("csv",)])

@@ -5,6 +5,7 @@ rule's predicate names rows by a ``pos`` column (what GX and ``sql_conditions`` 
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -168,3 +169,54 @@ def test_batch_returns_are_measured_within_each_ticker(tmp_path: Path) -> None:
     assert returns[2] is None
     assert returns[1] == pytest.approx(0.5)
     assert returns[3] == pytest.approx(0.5)
+
+
+def test_quarantined_rows_outside_the_runs_universe_never_block_it() -> None:
+    """Two of four rows bad, both of a ticker a `--universe all` run landed: over the share for
+    that run, but a default-universe run (IREN, CIFR) sets them aside and passes."""
+    tickers = ["IREN", "CIFR", "BRK B", "BRK B"]
+    result = outcome(4, ("close_positive", "critical", (2, 3)))
+    curated = {"IREN", "CIFR"}
+
+    all_run = audit_price_batch(batch(tickers), result, curated, max_quarantine_share=0.25)
+    assert not all_run.passes
+    assert all_run.quarantine_share == 0.5
+
+    seeds_run = audit_price_batch(
+        batch(tickers), result, curated, max_quarantine_share=0.25, run_universe=curated
+    )
+    assert seeds_run.passes
+    assert (seeds_run.quarantined_count, seeds_run.quarantined_outside_run) == (2, 2)
+    assert seeds_run.quarantine_share == 0.0
+    assert seeds_run.quarantined_tickers == ("BRK B",)
+
+    # One of the two bad tickers in the run's universe: only its row counts.
+    half = audit_price_batch(
+        batch(["IREN", "ZZZ", "BRK B", "YYY"]),
+        outcome(4, ("close_positive", "critical", (1, 2))),
+        curated,
+        max_quarantine_share=0.2,
+        run_universe={"IREN", "ZZZ"},
+    )
+    assert half.quarantine_share == 0.25
+    assert not half.passes
+
+
+def test_the_audit_takes_the_runs_universe_from_its_extraction_report(tmp_path: Path) -> None:
+    from orchestration.extract.assets import extraction_summary
+    from orchestration.extract.prices import ExtractionReport
+    from orchestration.extract.universe import Company
+    from orchestration.quality.audit import _run_universe
+
+    report = ExtractionReport(
+        run_id="r1",
+        requested_source="csv",
+        source="csv",
+        universe=[Company(t, t, "miner") for t in ("IREN", "CIFR", "BTC-USD")],
+        source_by_ticker={"IREN": "csv", "CIFR": "csv"},
+        failed={"BTC-USD": "no file"},
+    )
+    path = tmp_path / "report.json"
+    path.write_text(json.dumps(extraction_summary(report), default=str))
+    assert _run_universe(path) == {"IREN", "CIFR", "BTC-USD"}
+    assert _run_universe(tmp_path / "absent.json") is None

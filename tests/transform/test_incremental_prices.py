@@ -16,6 +16,8 @@ import duckdb
 import pandas as pd
 import pytest
 
+from orchestration.extract.landed import landed_files
+from orchestration.extract.retractions import retract_demo_prices
 from orchestration.extract.sources.demo import generate_demo_prices
 from orchestration.paths import data_paths
 from orchestration.quality.ledger import record_audit
@@ -131,7 +133,7 @@ def test_incremental_builds_equal_full_rebuilds(tmp_path: Path) -> None:
         run_dbt(incremental_dir, "build", *SELECT)
         compiled = model_result(incremental_dir, "int_prices__daily_returns")["compiled_code"]
         # The incremental path reads only the newly accepted files; a cold build reads all.
-        assert ("touched_tickers" in compiled) is not cold, f"{step}: wrong build path"
+        assert ("rebuilds as" in compiled) is not cold, f"{step}: wrong build path"
         run_dbt(rebuilt_dir, "build", "--full-refresh", *SELECT)
         for relation in COMPARED:
             only_incremental, only_rebuilt, rows = differences(incremental_db, rebuilt_db, relation)
@@ -185,11 +187,35 @@ def test_incremental_builds_equal_full_rebuilds(tmp_path: Path) -> None:
     landings.land(real_prices("NEWT", date(2023, 12, 1), date(2024, 3, 4)), "csv")
     build_and_compare("a new ticker")
 
-    # Real prices replace DEMO's demo rows, over fewer dates: no demo row may survive.
-    landings.land(real_prices("DEMO", date(2024, 2, 1), date(2024, 3, 4)), "csv")
-    build_and_compare("demo rows replaced by real prices")
-    assert query(
-        incremental_db,
-        "select count(*), min(date) from marts.fct_daily_prices where ticker = 'DEMO' "
-        "and price_source = 'demo'",
-    ) == [(0, None)]
+
+def test_real_prices_replace_every_demo_row_at_once_through_one_retraction(
+    tmp_path: Path,
+) -> None:
+    """A data dir mixed by an earlier version: real AAA prices, then demo rows of AAA (fetched
+    later, on the same dates) and of DEMO. The demo rule's one retraction withdraws every demo
+    row; the real rows beneath the later demo rows count again."""
+    data_dir = tmp_path / "mixed"
+    landings = Landings(data_dir)
+    real = real_prices("AAA", date(2024, 1, 2), date(2024, 3, 1))
+    landings.land(real, "csv")
+    landings.land(generate_demo_prices(["AAA", "DEMO"], date(2024, 1, 2), date(2024, 3, 8)), "demo")
+    paths = data_paths(data_dir)
+    with duckdb.connect() as connection:
+        retracted = retract_demo_prices(
+            connection,
+            landing_files=landed_files(paths.landing_prices),
+            retractions_dir=paths.landing_retractions,
+            run_id="recovery",
+            fetched_at=FIRST_FETCH + timedelta(days=1),
+        )
+    assert set(retracted.rows_by_ticker) == {"AAA", "DEMO"}
+    run_dbt(data_dir, "build", "--full-refresh", *SELECT)
+    rows = query(
+        paths.warehouse,
+        "select ticker, date, price_source, adj_close from marts.fct_daily_prices order by date",
+    )
+    assert {row[0] for row in rows} == {"AAA"}
+    assert {row[2] for row in rows} == {"csv"}
+    assert [(row[1], row[3]) for row in rows] == list(
+        zip(pd.to_datetime(real["date"]).dt.date, real["adj_close"], strict=True)
+    )

@@ -1,11 +1,9 @@
 -- The warehouse's raw daily prices: one row per ticker and trading date, the latest fetch
 -- winning, over the landing files the quality gate accepted (write, audit, publish): a file
 -- lands, the raw_prices audit accepts it or not, and only then does dbt read it. Rows the
--- audit quarantined are left out, and so is a row whose latest event is a retraction (its
--- source no longer holds it; see orchestration/extract/retractions.py). Demo (synthetic) rows
--- of a ticker are dropped as soon as real rows exist for it, so synthetic and market prices
--- never mix. Each row carries when its landing file was accepted: the incremental price
--- model rebuilds only what changed since.
+-- audit quarantined are left out, and so is a row a later retraction of its source withdrew
+-- (see orchestration/extract/retractions.py). Each row carries when its landing file was
+-- accepted: the incremental price model rebuilds only what changed since.
 with
 
 landed as {{ inlined() }} (
@@ -48,32 +46,19 @@ audited as {{ inlined() }} (
             and landed.price_date = quarantined.price_date
 ),
 
-tickers_with_real_prices as {{ inlined() }} (
-    select distinct ticker
-    from audited
-    where price_source <> 'demo'
-),
-
-eligible as {{ inlined() }} (
+-- The rows no later retraction of their source withdrew (a retraction says the source no
+-- longer holds the row, or that real prices replaced the demo ones: the rule that demo and
+-- real prices never mix is applied where prices land, orchestration/extract/retractions.py).
+-- A later fetch of the key lands again and counts again.
+current_rows as {{ inlined() }} (
     select audited.*
     from audited
-    where
-        audited.price_source <> 'demo'
-        or audited.ticker not in (
-            select real_tickers.ticker from tickers_with_real_prices as real_tickers
-        )
-),
-
--- A row whose key was retracted after its fetch: the source no longer holds it. (A later
--- fetch of the key lands again and counts again.)
-current_rows as {{ inlined() }} (
-    select eligible.*
-    from eligible
     anti join retractions
         on
-            eligible.ticker = retractions.ticker
-            and eligible.price_date = retractions.price_date
-            and eligible.fetched_at < retractions.fetched_at
+            audited.ticker = retractions.ticker
+            and audited.price_date = retractions.price_date
+            and audited.price_source = retractions.price_source
+            and audited.fetched_at < retractions.fetched_at
 ),
 
 -- (A numbered subquery rather than QUALIFY, which Spark SQL lacks.)

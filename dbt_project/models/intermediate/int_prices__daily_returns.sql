@@ -5,11 +5,11 @@
 -- Incremental: a run recomputes, per ticker that landing files accepted since the last build
 -- touched, the rows from the first touched date on (a new day, or a revision inside the
 -- re-fetch window, which also changes the next day's return), continuing from the last
--- unchanged row in this table (its date, adj_close and trading_day_number). A ticker whose
--- demo rows real prices replace is rebuilt whole. The strategy (macros/
--- incremental_replace_ticker_tails.sql) deletes the replaced rows (on Spark, which cannot
--- delete from its Parquet tables, it rewrites the table without them). What incremental runs
--- cannot see (a seed, model or var change) makes the Dagster asset run --full-refresh.
+-- unchanged row in this table (its date, adj_close and trading_day_number). The strategy
+-- (macros/incremental_replace_ticker_tails.sql) deletes the replaced rows (on Spark, which
+-- cannot delete from its Parquet tables, it rewrites the table without them). What incremental
+-- runs cannot see (a seed, model or var change, a new retraction) makes the Dagster asset run
+-- --full-refresh.
 {{ config(
     materialized='incremental',
     incremental_strategy='replace_ticker_tails',
@@ -27,34 +27,12 @@ companies as (
 
     -- Per ticker the first date the newly accepted files hold, winning or not (a superset of
     -- what changed). The files are listed literally, so only they are read.
-    touched_tickers as (
-        select
-            ticker,
-            min(cast(date as date)) as first_touched_date,
-            bool_or(price_source <> 'demo') as has_real_rows
-        from {{ landing_rows(changes['files']) }}
-        group by ticker
-    ),
-
-    -- Tickers whose rows in this table are demo rows but which now have real prices: staging
-    -- drops all their demo rows (unless the audit quarantined every real one), so they are
-    -- rebuilt from their first row, without a previous row (price_changes_since lowers the
-    -- scan bound for them).
-    demo_tickers as (
-        select distinct ticker
-        from {{ this }}
-        where price_source = 'demo'
-    ),
-
     rebuilds as (
         select
-            touched_tickers.ticker,
-            touched_tickers.first_touched_date,
-            (
-                touched_tickers.has_real_rows and demo_tickers.ticker is not null
-            ) as replaces_demo_rows
-        from touched_tickers
-        left join demo_tickers on touched_tickers.ticker = demo_tickers.ticker
+            ticker,
+            min(cast(date as date)) as first_touched_date
+        from {{ landing_rows(changes['files']) }}
+        group by ticker
     ),
 
     -- The last unchanged row of each rebuilt ticker: what the first recomputed row's lag and
@@ -70,7 +48,6 @@ companies as (
             on
                 this_table.ticker = rebuilds.ticker
                 and this_table.price_date < rebuilds.first_touched_date
-                and not rebuilds.replaces_demo_rows
         group by this_table.ticker
     ),
 
@@ -83,10 +60,7 @@ companies as (
         inner join rebuilds
             on
                 audited.ticker = rebuilds.ticker
-                and (
-                    audited.price_date >= rebuilds.first_touched_date
-                    or rebuilds.replaces_demo_rows
-                )
+                and audited.price_date >= rebuilds.first_touched_date
         where audited.price_date >= date '{{ changes["scan_from"] }}'
     ),
 {% else %}
