@@ -157,6 +157,29 @@ def test_a_layout_only_the_parser_knows_is_read_by_it(folder: Path) -> None:
     assert list(rows["date"].dt.strftime("%Y-%m-%d")) == ["2024-01-02", "2024-01-03"]
 
 
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"Date,Close\r\n2024-01-02,10\r\n2024-01-03,11\n2024-01-04,12\n",  # appended on Unix
+        b"Date,Close\n2024-01-02,10\n2024-01-03,11\r\n2024-01-04,12\n",  # one line from Windows
+    ],
+)
+def test_a_file_mixing_line_endings_is_parsed_and_the_others_still_scanned(
+    folder: Path, content: bytes
+) -> None:
+    """DuckDB's strict reader fails a whole scan on such a file instead of a row."""
+    write_minimal(folder, "GOOD")
+    (folder / "CRLF.csv").write_bytes(b"Date,Close\r\n2024-01-02,7\r\n2024-01-03,8\r\n")
+    (folder / "MIXED.csv").write_bytes(content)
+    result, rows = scan(folder, {"GOOD": None, "CRLF": None, "MIXED": None})
+    assert not result.failed
+    assert (result.scanned_by_duckdb, result.parsed_one_by_one) == (2, 1)
+    mixed = rows[rows["ticker"] == "MIXED"]
+    assert list(mixed["date"].dt.strftime("%Y-%m-%d")) == ["2024-01-02", "2024-01-03", "2024-01-04"]
+    assert list(mixed["close"]) == [10.0, 11.0, 12.0]
+    assert list(rows.loc[rows["ticker"] == "CRLF", "close"]) == [7.0, 8.0]
+
+
 def test_missing_empty_and_duplicate_files_are_failures(folder: Path) -> None:
     write_minimal(folder, "AAA")
     (folder / "EMPTY.csv").write_text("Date,Close\n")

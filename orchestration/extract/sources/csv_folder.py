@@ -484,7 +484,11 @@ class CsvFolderSource:
                 plan.grown[ticker] = GrownFile(
                     paths[0], record.size, stamps[0][0], record.last_date
                 )
-            elif len(paths) == 1 and _worth_scanning(paths[0], stamps[0]):
+            elif (
+                len(paths) == 1
+                and _worth_scanning(paths[0], stamps[0])
+                and _line_endings_are_uniform(paths[0])
+            ):
                 plan.minimal[ticker] = paths[0]
             else:
                 plan.one_by_one[ticker] = paths
@@ -545,6 +549,21 @@ def _worth_scanning(path: Path, stamp: FileStamp | None) -> bool:
         return size > _HEADER_ONLY_MAX_BYTES and has_minimal_header(path)
     except OSError:
         return False
+
+
+def _line_endings_are_uniform(path: Path) -> bool:
+    """True when every line of the file ends alike (all ``\n`` or all ``\r\n``). DuckDB's
+    strict CSV reader fails the whole scan, not a row, on a file that mixes them (an export
+    appended to on another system), and its lenient mode would also take rows with too many
+    fields; such a file goes to the per-file parser."""
+    try:
+        content = path.read_bytes()
+    except OSError:
+        return False  # the per-file parser reports it
+    carriage_returns = content.count(b"\r")
+    return carriage_returns == 0 or carriage_returns == content.count(b"\r\n") == content.count(
+        b"\n"
+    )
 
 
 class MinimalFilesScan:
