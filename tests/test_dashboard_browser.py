@@ -12,6 +12,7 @@ import http.server
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, date, datetime
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -19,10 +20,20 @@ import duckdb
 import pytest
 
 from orchestration.paths import DataPaths
-from orchestration.report.dashboard import build_dashboard, fmt_int, fmt_pct, miner_page_name
+from orchestration.report.dashboard import (
+    build_dashboard,
+    data_age,
+    fmt_int,
+    fmt_pct,
+    index_tick_text,
+    log_ticks,
+    miner_page_name,
+)
 from tests.browser import CHROMIUM, CHROMIUM_ARGS
 
 VIEWPORT = {"width": 1366, "height": 900}
+BUILT = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)  # the build day the header's age is against
+TICK_TEXTS = "(selector) => Array.from(document.querySelectorAll(selector)).map(t => t.textContent)"
 
 pytestmark = [
     pytest.mark.slow,
@@ -111,7 +122,7 @@ def check_page(page, watcher: PageWatcher, url: str, screenshot: Path | None) ->
 @pytest.fixture(scope="module")
 def dashboard_dir(published_run) -> Path:
     paths = DataPaths(published_run.data_dir)
-    report = build_dashboard(paths.published.duckdb, paths.dashboard)
+    report = build_dashboard(paths.published.duckdb, paths.dashboard, now=BUILT)
     assert report.index.is_file()
     return paths.dashboard
 
@@ -154,6 +165,24 @@ def test_every_page_renders_without_errors_and_matches_the_marts(
         as_of = con.sql(
             "select max(as_of_date)::varchar from miner_ai_pivot_performance"
         ).fetchall()[0][0]
+        # Quarters not every hyperscaler has reported (a company counts from its first
+        # reported quarter on), as "partial: reported of expected".
+        partial_quarters = dict(
+            con.sql(
+                "with q as (select calendar_quarter_end, count(*) as reported "
+                "from hyperscaler_capex_quarterly group by 1), "
+                "firsts as (select ticker, min(calendar_quarter_end) as first "
+                "from hyperscaler_capex_quarterly group by 1) "
+                "select strftime(q.calendar_quarter_end, '%Y') || ' Q' || "
+                "quarter(q.calendar_quarter_end), 'partial: ' || q.reported || ' of ' || "
+                "(select count(*) from firsts where first <= q.calendar_quarter_end) "
+                "from q where q.reported < (select count(*) from firsts "
+                "where first <= q.calendar_quarter_end)"
+            ).fetchall()
+        )
+        index_range = con.sql(
+            "select min(index_level), max(index_level) from miner_pivot_index_daily"
+        ).fetchall()[0]
     assert "IREN" in performance
     most_contracts = max(contracts_per_ticker, key=contracts_per_ticker.get)
     shots = dashboard_dir / "screenshots"
@@ -161,7 +190,12 @@ def test_every_page_renders_without_errors_and_matches_the_marts(
     watcher = PageWatcher(page)
     with serve_folder(dashboard_dir) as base:
         # Every page reachable from the navigation and the miners table, miner pages included.
-        check_page(page, watcher, base + "index.html", shots / "01-overview.png")
+        seen = check_page(page, watcher, base + "index.html", shots / "01-overview.png")
+        # The as-of date and its age on the build day; the log axis in index points.
+        assert f"{as_of}, {data_age(date.fromisoformat(as_of), BUILT.date())}" in seen["header"]
+        drawn = page.evaluate(TICK_TEXTS, "#chart-index .ytick text")
+        assert "100" in drawn, drawn
+        assert set(drawn) <= {index_tick_text(t) for t in log_ticks(*index_range)}, drawn
         nav = page.eval_on_selector_all("nav a", "links => links.map(a => a.getAttribute('href'))")
         assert nav == ["index.html", "miners.html", "contracts.html", "capex.html", "quality.html"]
         for number, href in enumerate(nav[1:], start=2):
@@ -184,6 +218,10 @@ def test_every_page_renders_without_errors_and_matches_the_marts(
                 best = max((v[0], t) for t, v in performance.items() if v[0] is not None)[1]
                 first = page.locator("#miners tbody tr").first.get_attribute("data-ticker")
                 assert first == best
+            if href == "capex.html":
+                drawn = page.evaluate(TICK_TEXTS, "#chart-capex .xtick text")
+                marked = {t[:7]: t[7:] for t in drawn if "partial" in t}
+                assert marked == partial_quarters, drawn
             if href == "contracts.html":
                 assert page.locator("#contracts-table tbody tr").count() == contracts_total
                 if coreweave[0]:

@@ -27,7 +27,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -58,6 +58,32 @@ BUILDS_KEPT = 2
 ANNOUNCEMENT_COLOR = "#6a3d9a"
 HYPERSCALER_COLORS = ["#1f77b4", "#17becf", "#9467bd", "#8c564b", "#e377c2", "#bcbd22"]
 PLOTLY_CONFIG = {"displaylogo": False, "responsive": True}
+NOT_AVAILABLE = "n/a"  # a windowed figure the mart left NULL because its window lacks days
+# The share of a window's weekdays a windowed figure needs (miner_ai_pivot_performance: below
+# it the figure is NULL); the dashboard only quotes it.
+COVERAGE_SHARE = 0.8
+# A miner is stale (the mart's is_stale) when its last price is more than this many weekdays
+# before the as-of date; the dashboard only quotes it.
+STALE_AFTER_WEEKDAYS = 5
+# Miners-table figures measured over a window: the column of the window's expected weekdays and
+# the column of the days the figure had (both absent from marts published before issue 22).
+WINDOW_COVERAGE: dict[str, tuple[str, str]] = {
+    "return_1m": ("window_days_1m", "days_1m"),
+    "return_3m": ("window_days_3m", "days_3m"),
+    "return_ytd": ("window_days_ytd", "days_ytd"),
+    "return_1y": ("window_days_1y", "days_1y"),
+    "excess_return_1y_vs_btc": ("window_days_1y", "days_1y"),
+    "volatility_1y": ("window_days_1y", "days_1y"),
+    "max_drawdown_1y": ("window_days_1y", "days_1y"),
+    "beta_btc_1y": ("window_days_1y", "btc_days_1y"),
+    "corr_btc_1y": ("window_days_1y", "btc_days_1y"),
+    "beta_nvda_1y": ("window_days_1y", "nvda_days_1y"),
+    "corr_nvda_1y": ("window_days_1y", "nvda_days_1y"),
+}
+WINDOW_NAMES = {"1m": "1-month", "3m": "3-month", "ytd": "year-to-date", "1y": "1-year"}
+PARTIAL_COLOR = "#9a5b00"  # partial quarters' hatching, outline and notes
+# Data older than this many days shows its age in the header's warning colour.
+OLD_AFTER_DAYS = 7
 PAGES = (
     ("index.html", "Overview"),
     ("miners.html", "Miners"),
@@ -178,6 +204,189 @@ FORMATS: dict[str, Callable[[Any], str]] = {
 }
 
 
+def data_age(as_of: date, built_on: date) -> str:
+    """How old the as-of date is on the build day, at the grain people say it: days below two
+    weeks, weeks below two months, months below two years, then years."""
+    days = (built_on - as_of).days
+    if days < 0:
+        return f"{-days} day{'s' if days != -1 else ''} in the future"
+    if days == 0:
+        return "today"
+    if days < 14:
+        return f"{days} day{'s' if days != 1 else ''} old"
+    months = (built_on.year - as_of.year) * 12 + built_on.month - as_of.month
+    if built_on.day < as_of.day:
+        months -= 1  # a month counts once its day of the month is reached
+    if months < 2:
+        return f"{days // 7} weeks old"
+    if months < 24:
+        return f"{months} months old"
+    return f"{months // 12} years old"
+
+
+def as_date(value: Any) -> date | None:
+    """A date, datetime, Timestamp or ISO string as a date (None when missing)."""
+    if is_missing(value):
+        return None
+    return pd.Timestamp(value).date()
+
+
+@dataclass(frozen=True)
+class WindowCoverage:
+    """The days behind a NULL windowed figure: ``days`` of the window's ``weekdays`` had a
+    price (of the miner, and of ``partner`` too for a beta or correlation)."""
+
+    window: str  # "1-year"
+    days: int
+    weekdays: int
+    partner: str = ""  # "BTC-USD" or "NVDA" when both series' prices count
+
+    @property
+    def name(self) -> str:
+        return f"{self.window} with {self.partner}" if self.partner else self.window
+
+    @property
+    def note(self) -> str:
+        """The cell's tooltip: '62 of 261 weekdays in the 1-year window have a price; a figure
+        needs 80%'."""
+        have = f"prices of both the miner and {self.partner}" if self.partner else "a price"
+        return (
+            f"{self.days} of {self.weekdays} weekdays in the {self.window} window have {have}; "
+            f"a figure needs {COVERAGE_SHARE:.0%}"
+        )
+
+
+def window_coverage(record: pd.Series | dict[str, Any], key: str) -> WindowCoverage | None:
+    """The coverage behind a NULL windowed figure of the miners table, from the mart's coverage
+    columns, when it is below COVERAGE_SHARE (why the mart left the figure NULL). None when
+    the figure is there or absent from the mart, is not windowed, its window is covered
+    enough (then the NULL has another cause), or the mart has no coverage columns (marts
+    published before issue 22)."""
+    if key not in WINDOW_COVERAGE or key not in record or not is_missing(record.get(key)):
+        return None
+    window_key, days_key = WINDOW_COVERAGE[key]
+    weekdays, days = record.get(window_key), record.get(days_key)
+    if is_missing(weekdays) or is_missing(days):
+        return None
+    if int(days) >= COVERAGE_SHARE * int(weekdays):
+        return None
+    partner = {"btc_": "BTC-USD", "nvda_": "NVDA"}.get(days_key[: days_key.index("_") + 1], "")
+    return WindowCoverage(
+        WINDOW_NAMES[window_key.removeprefix("window_days_")], int(days), int(weekdays), partner
+    )
+
+
+def coverage_note(record: pd.Series | dict[str, Any], key: str) -> str | None:
+    """The tooltip of a NULL windowed figure (``WindowCoverage.note``), or None."""
+    coverage = window_coverage(record, key)
+    return coverage.note if coverage else None
+
+
+def stale_badge(record: pd.Series | dict[str, Any]) -> str | None:
+    """'stale: last price 2025-05-02' for a miner whose last price is too old for the as-of
+    date (the mart's is_stale), else None; None too when the mart has no is_stale column."""
+    stale = record.get("is_stale")
+    if is_missing(stale) or not bool(stale):
+        return None
+    last = record.get("last_price_date")
+    return "stale: no price" if is_missing(last) else f"stale: last price {fmt_date(last)}"
+
+
+def stale_series_messages(stale_series: pd.DataFrame) -> list[str]:
+    """The stale_series mart's messages (one per series behind the as-of date), most behind
+    first; a row without a message is described from its columns."""
+    if stale_series.empty:
+        return []
+    rows = stale_series
+    if "days_behind" in rows:
+        rows = rows.sort_values("days_behind", ascending=False, na_position="last", kind="stable")
+    messages = []
+    for record in rows.to_dict("records"):
+        message = record.get("message")
+        if is_missing(message) or not str(message).strip():
+            message = (
+                f"{fmt_text(record.get('ticker'))}: last price "
+                f"{fmt_date(record.get('last_price_date'))}, before the as-of "
+                f"{fmt_date(record.get('as_of_date'))}"
+            )
+        messages.append(str(message))
+    return messages
+
+
+@dataclass(frozen=True)
+class QuarterCoverage:
+    """How many hyperscalers reported a calendar quarter's capex against how many were
+    expected to (those with a figure for that quarter or an earlier one)."""
+
+    quarter_end: date
+    reported: int
+    expected: int
+
+    @property
+    def is_partial(self) -> bool:
+        return self.reported < self.expected
+
+    @property
+    def label(self) -> str:
+        """The axis and hover label: '2026 Q1' or '2026 Q1 (partial: 2 of 5 companies)'."""
+        quarter = quarter_label(self.quarter_end)
+        if not self.is_partial:
+            return quarter
+        return f"{quarter} (partial: {self.reported} of {self.expected} companies)"
+
+
+def capex_quarter_coverage(capex: pd.DataFrame) -> dict[date, QuarterCoverage]:
+    """Per calendar quarter of hyperscaler_capex_quarterly (ticker, calendar_quarter_end): the
+    companies that reported it and those expected to. A company is expected from its first
+    reported quarter on, so a company added to the data later does not make the earlier
+    quarters partial, while the latest quarter, before every company has reported, is."""
+    if capex.empty:
+        return {}
+    rows = capex.dropna(subset=["ticker", "calendar_quarter_end"])
+    first = rows.groupby("ticker")["calendar_quarter_end"].min().map(as_date)
+    coverage = {}
+    for quarter_end, group in rows.groupby("calendar_quarter_end"):
+        day = as_date(quarter_end)
+        expected = int(sum(1 for start in first if start <= day))
+        coverage[day] = QuarterCoverage(day, int(group["ticker"].nunique()), expected)
+    return coverage
+
+
+def quarter_ticks(coverage: Iterable[QuarterCoverage]) -> dict[str, list[str]]:
+    """A category axis of quarters ('2026 Q1') whose partial quarters' ticks say so on a
+    second line: Plotly's tickvals/ticktext."""
+    quarters = sorted(coverage, key=lambda c: c.quarter_end)
+    return {
+        "tickvals": [quarter_label(c.quarter_end) for c in quarters],
+        "ticktext": [
+            f"{quarter_label(c.quarter_end)}<br>partial: {c.reported} of {c.expected}"
+            if c.is_partial
+            else quarter_label(c.quarter_end)
+            for c in quarters
+        ],
+    }
+
+
+def partial_bar_style(partial: Sequence[bool]) -> dict[str, Any]:
+    """Per-bar marker settings that set partial quarters' bars apart: hatched and faded."""
+    if not any(partial):
+        return {}
+    return {
+        "pattern": {
+            "shape": ["/" if p else "" for p in partial],
+            "fgcolor": PARTIAL_COLOR,
+            "solidity": 0.35,
+        },
+        "opacity": [0.55 if p else 1.0 for p in partial],
+        "line": {"color": [PARTIAL_COLOR if p else "rgba(0,0,0,0)" for p in partial], "width": 1},
+    }
+
+
+def index_tick_text(value: float) -> str:
+    """An index level on a log axis as people read it: 50, 100, 1,000, 2.5."""
+    return f"{value:,.0f}" if value >= 10 else f"{value:g}"
+
+
 # --- reading the published file --------------------------------------------------------------
 
 
@@ -196,6 +405,8 @@ class Marts:
     quarantined_count: int
     runs: pd.DataFrame
     price_sources: tuple[str, ...]
+    # Series whose last price is behind the as-of date (absent before issue 22: empty).
+    stale_series: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
 def _frame(con: duckdb.DuckDBPyConnection, tables: set[str], table: str, sql: str) -> pd.DataFrame:
@@ -269,6 +480,7 @@ def read_marts(published_duckdb: Path) -> Marts:
                 f"order by published_at desc limit {PUBLISHED_RUNS_SHOWN}",
             ),
             price_sources=tuple(sources["price_source"].dropna()) if not sources.empty else (),
+            stale_series=frame("stale_series"),
         )
 
 
@@ -284,6 +496,12 @@ class Column:
     href: Callable[[pd.Series], str | None] | None = None  # a cell link built from its row
     external: bool = False
     wrap: bool = False  # long text (notes, sites) wraps instead of widening the table
+    # A short label shown beside the cell's value (e.g. "stale: last price ..."), from its row.
+    badge: Callable[[pd.Series], str | None] | None = None
+    badge_css: str = ""
+    # Why a missing value is missing, from its row: the cell then reads NOT_AVAILABLE with
+    # this as its tooltip instead of a bare dash.
+    missing_note: Callable[[pd.Series], str | None] | None = None
 
 
 @dataclass(frozen=True)
@@ -294,6 +512,9 @@ class Cell:
     css: str
     href: str | None
     external: bool
+    badge: str | None = None
+    badge_css: str = ""
+    title: str | None = None
 
 
 @dataclass(frozen=True)
@@ -337,14 +558,21 @@ def render_table(
             value = record.get(column.key)
             text = FORMATS[column.kind](value)
             href = column.href(record) if column.href and not is_missing(value) else None
+            css = "wrap" if column.wrap else _css(column.kind, value)
+            note = column.missing_note(record) if column.missing_note else None
+            if note is not None:
+                text, css = NOT_AVAILABLE, "missing not-available"
             cells.append(
                 Cell(
                     column.key,
                     text,
                     _sort_value(value),
-                    "wrap" if column.wrap else _css(column.kind, value),
+                    css,
                     href,
                     column.external,
+                    badge=column.badge(record) if column.badge else None,
+                    badge_css=column.badge_css,
+                    title=note,
                 )
             )
         rows.append(Row(cells, row_attrs(record) if row_attrs else []))
@@ -378,8 +606,14 @@ def log_ticks(low: float, high: float) -> list[float]:
     range label only the leading digit ("2" for 20), which reads as the wrong price."""
     if not (low > 0 and high >= low):
         return []
-    # Under a tenfold range 1-2-5 leaves too few ticks in view: use finer steps.
-    steps = (1, 2, 5) if high / low >= 10 else (1, 1.5, 2, 3, 4, 5, 6, 8)
+    # Under a tenfold range 1-2-5 leaves too few ticks in view: use finer steps, finer still
+    # under fourfold (an index between 80 and 270: 80, 100, 120, 150, 200, 250).
+    if high / low >= 10:
+        steps: tuple[float, ...] = (1, 2, 5)
+    elif high / low >= 4:
+        steps = (1, 1.5, 2, 3, 4, 5, 6, 8)
+    else:
+        steps = (1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8)
     first, last = math.floor(math.log10(low)), math.ceil(math.log10(high))
     # One tick beyond each end: Plotly pads the axis a little and shows only ticks in view.
     values = [step * 10.0**e for e in range(first, last + 1) for step in steps]
@@ -435,6 +669,9 @@ class SiteFacts:
     built_at: str
     source_file: str
     nav: list[dict[str, str]] = field(default_factory=list)
+    as_of_age: str = ""  # "4 months old" on the build day; empty without an as-of date
+    is_old: bool = False  # the as-of date is more than OLD_AFTER_DAYS before the build day
+    stale_messages: tuple[str, ...] = ()  # the stale_series mart's messages
 
 
 def site_facts(marts: Marts, source_file: Path, built_at: datetime) -> SiteFacts:
@@ -444,11 +681,13 @@ def site_facts(marts: Marts, source_file: Path, built_at: datetime) -> SiteFacts
     sources = sorted(set(sources) | set(marts.price_sources))
     is_demo = "demo" in sources
     label = ", ".join("demo (SYNTHETIC)" if s == "demo" else s for s in sources) or MISSING
-    as_of = MISSING
+    as_of_day = None
     if not marts.performance.empty and marts.performance["as_of_date"].notna().any():
-        as_of = fmt_date(marts.performance["as_of_date"].max())
-    elif not marts.index.empty:
-        as_of = fmt_date(marts.index["date"].max())
+        as_of_day = as_date(marts.performance["as_of_date"].max())
+    elif not marts.index.empty and marts.index["date"].notna().any():
+        as_of_day = as_date(marts.index["date"].max())
+    as_of = fmt_date(as_of_day)
+    built_on = built_at.astimezone(UTC).date()
     published_at, run_id = MISSING, MISSING
     if not marts.runs.empty:
         published_at = fmt_timestamp(marts.runs["published_at"].iloc[0])
@@ -462,6 +701,9 @@ def site_facts(marts: Marts, source_file: Path, built_at: datetime) -> SiteFacts
         built_at=built_at.strftime("%Y-%m-%d %H:%M UTC"),
         source_file=str(source_file),
         nav=[{"href": href, "label": label} for href, label in PAGES],
+        as_of_age=data_age(as_of_day, built_on) if as_of_day else "",
+        is_old=as_of_day is not None and (built_on - as_of_day).days > OLD_AFTER_DAYS,
+        stale_messages=tuple(stale_series_messages(marts.stale_series)),
     )
 
 
@@ -546,7 +788,13 @@ def overview_page(env: jinja2.Environment, marts: Marts) -> Page:
                         hovertemplate="%{x}<br>%{text}<extra></extra>",
                     )
                 )
-        figure.update_yaxes(type="log", title_text="Index level (log)")
+        ticks = log_ticks(float(index["index_level"].min()), float(index["index_level"].max()))
+        figure.update_yaxes(
+            type="log",
+            title_text="Index level (log, 100 = start)",
+            tickvals=ticks,
+            ticktext=[index_tick_text(t) for t in ticks],
+        )
         figure.update_layout(height=520, hovermode="closest")
         section.chart = chart_html(figure, "chart-index")
         latest = index.sort_values("date").groupby("basket", sort=False).tail(1)
@@ -582,9 +830,23 @@ SOURCE_COLUMN = Column(
     lambda r: str(r["source_url"]),
     True,
 )
+
+
+def _with_coverage(column: Column) -> Column:
+    """A windowed figure's column: a NULL reads n/a with the window's coverage as tooltip."""
+    if column.key not in WINDOW_COVERAGE:
+        return column
+    return replace(column, missing_note=functools.partial(coverage_note, key=column.key))
+
+
 PERFORMANCE_COLUMNS = [
-    Column("ticker", "Ticker", "link", href=lambda r: miner_page_name(str(r["ticker"]))),
-    Column("company_name", "Company", wrap=True),
+    Column(
+        "ticker",
+        "Ticker",
+        "link",
+        href=lambda r: miner_page_name(str(r["ticker"])),
+    ),
+    Column("company_name", "Company", wrap=True, badge=stale_badge, badge_css="stale"),
     Column("is_ai_pivoted", "Pivoted", "bool", "At least one AI/HPC contract counts"),
     Column("return_1m", "1m", "pct", "Return over one month"),
     Column("return_3m", "3m", "pct", "Return over three months"),
@@ -601,6 +863,42 @@ PERFORMANCE_COLUMNS = [
     Column("contracted_it_mw", "Contracted IT", "mw", "Critical IT MW contracted"),
     Column("contracted_value_usd", "Contract value", "usd", "Initial-term value, USD"),
 ]
+PERFORMANCE_COLUMNS = [_with_coverage(column) for column in PERFORMANCE_COLUMNS]
+
+
+def miners_footnote(performance: pd.DataFrame) -> str:
+    """What the miners table marks, spelled out: the stale miners with their last price, and
+    the windows too short for a figure with their coverage ('' when there is nothing)."""
+    stale, short = [], []
+    for record in performance.to_dict("records"):
+        ticker = fmt_text(record.get("ticker"))
+        badge = stale_badge(record)
+        if badge:
+            stale.append(f"{ticker} ({badge.removeprefix('stale: ')})")
+        # Each window once per miner, however many of its figures are NULL.
+        windows = dict.fromkeys(
+            coverage
+            for key in WINDOW_COVERAGE
+            if (coverage := window_coverage(record, key)) is not None
+        )
+        if windows:
+            short.append(
+                f"{ticker} "
+                + ", ".join(f"{w.name} {w.days} of {w.weekdays} weekdays" for w in windows)
+            )
+    parts = []
+    if stale:
+        parts.append(
+            f"Stale (the last price is more than {STALE_AFTER_WEEKDAYS} weekdays before the as-of "
+            f"date): "
+            f"{'; '.join(stale)}."
+        )
+    if short:
+        parts.append(
+            f"{NOT_AVAILABLE}: too few prices in the window for a figure (a figure needs "
+            f"{COVERAGE_SHARE:.0%} of the window's weekdays): {'; '.join(short)}."
+        )
+    return " ".join(parts)
 
 
 def miners_page(env: jinja2.Environment, marts: Marts) -> Page:
@@ -608,7 +906,9 @@ def miners_page(env: jinja2.Environment, marts: Marts) -> Page:
         "performance",
         "Performance and contracts per miner",
         "Click a header to sort, a ticker for the miner's contracts and price history. "
-        "Returns use adjusted closes; a dash means the window lacks data.",
+        f"Returns use adjusted closes; {NOT_AVAILABLE} means the window has too few trading "
+        "days for a figure (hover it for the coverage), a dash that there is no figure; a "
+        "'stale' badge marks a miner whose prices end before the as-of date.",
     )
     if marts.performance.empty:
         section.empty_note = "miner_ai_pivot_performance is empty."
@@ -618,8 +918,11 @@ def miners_page(env: jinja2.Environment, marts: Marts) -> Page:
             marts.performance,
             PERFORMANCE_COLUMNS,
             table_id="miners",
-            row_attrs=lambda r: [("ticker", str(r["ticker"]))],
+            row_attrs=lambda r: (
+                [("ticker", str(r["ticker"]))] + ([("stale", "true")] if stale_badge(r) else [])
+            ),
         )
+        section.footnote = miners_footnote(marts.performance)
     return Page(
         "miners.html",
         "Miners",
@@ -741,23 +1044,51 @@ def capex_page(env: jinja2.Environment, marts: Marts) -> Page:
     if capex.empty:
         quarterly.empty_note = "hyperscaler_capex_quarterly is empty."
     else:
+        coverage = capex_quarter_coverage(capex)
         figure = new_figure()
         for i, (ticker, rows) in enumerate(capex.groupby("ticker", sort=True)):
+            covered = [coverage[as_date(q)] for q in rows["calendar_quarter_end"]]
             figure.add_trace(
                 go.Bar(
-                    x=[quarter_label(q) for q in rows["calendar_quarter_end"]],
+                    x=[quarter_label(c.quarter_end) for c in covered],
                     y=(rows["capex_usd"] / 1e9).tolist(),
                     name=str(ticker),
-                    marker_color=HYPERSCALER_COLORS[i % len(HYPERSCALER_COLORS)],
-                    hovertemplate="%{x}: $%{y:.1f}B<extra>" + str(ticker) + "</extra>",
+                    marker={
+                        "color": HYPERSCALER_COLORS[i % len(HYPERSCALER_COLORS)],
+                        **partial_bar_style([c.is_partial for c in covered]),
+                    },
+                    customdata=[[c.label] for c in covered],
+                    hovertemplate="%{customdata[0]}: $%{y:.1f}B<extra>" + str(ticker) + "</extra>",
                 )
             )
+        totals = capex.groupby("calendar_quarter_end")["capex_usd"].sum()
+        for quarter_end, total in totals.items():
+            quarter = coverage[as_date(quarter_end)]
+            if quarter.is_partial:
+                figure.add_annotation(
+                    x=quarter_label(quarter.quarter_end),
+                    y=total / 1e9,
+                    text=f"partial: {quarter.reported} of {quarter.expected}<br>reported",
+                    showarrow=False,
+                    yanchor="bottom",
+                    font={"size": 11, "color": PARTIAL_COLOR},
+                )
         figure.update_layout(barmode="stack", height=420)
         figure.update_yaxes(title_text="Capex, $B", tickprefix="$", ticksuffix="B")
         figure.update_xaxes(
-            title_text="Calendar quarter", type="category", categoryorder="category ascending"
+            title_text="Calendar quarter",
+            type="category",
+            categoryorder="category ascending",
+            **quarter_ticks(coverage.values()),
         )
         quarterly.chart = chart_html(figure, "chart-capex")
+        partial = [c.label for c in coverage.values() if c.is_partial]
+        if partial:
+            quarterly.footnote = (
+                f"Hatched bars: {'; '.join(partial)}. Not every hyperscaler has reported "
+                "these quarters yet (a company is expected from its first reported quarter "
+                "on), so their totals are not comparable with the full quarters."
+            )
         quarterly.collapsed = f"Every figure ({len(capex)} rows, with its source)"
         quarterly.table = render_table(
             env,
@@ -807,20 +1138,27 @@ def capex_page(env: jinja2.Environment, marts: Marts) -> Page:
         "capex-vs-returns",
         "Capex beside each basket's quarterly return",
         "Total hyperscaler capex (bars, right axis) and each basket's return over the same "
-        "calendar quarter (lines). Partial quarters run to the as-of date.",
+        "calendar quarter (lines). A quarter that ends after the as-of date has returns to "
+        "that date only; a hatched bar is a quarter not every hyperscaler has reported yet.",
     )
     if versus.empty:
         beside.empty_note = "capex_vs_miner_returns is empty."
     else:
         quarters = [quarter_label(q) for q in versus["calendar_quarter_end"]]
+        coverage = capex_quarter_coverage(capex)
+        covered = [coverage.get(as_date(q)) for q in versus["calendar_quarter_end"]]
         figure = new_figure()
         figure.add_trace(
             go.Bar(
                 x=quarters,
                 y=(versus["total_capex_usd"] / 1e9).tolist(),
                 name="Hyperscaler capex ($B, right axis)",
-                marker_color="#dfe6ee",
-                hovertemplate="%{x}: $%{y:.1f}B<extra>capex</extra>",
+                marker={
+                    "color": "#dfe6ee",
+                    **partial_bar_style([c is not None and c.is_partial for c in covered]),
+                },
+                customdata=[[c.label if c else q] for c, q in zip(covered, quarters, strict=True)],
+                hovertemplate="%{customdata[0]}: $%{y:.1f}B<extra>capex</extra>",
             )
         )
         for basket in ["pivoted_miners", "other_miners", "hyperscalers", "nvda", "btc"]:
@@ -844,7 +1182,11 @@ def capex_page(env: jinja2.Environment, marts: Marts) -> Page:
         # on top) are never hidden behind them; the returns axis goes on the left.
         figure.update_layout(
             height=460,
-            xaxis={"type": "category", "categoryorder": "category ascending"},
+            xaxis={
+                "type": "category",
+                "categoryorder": "category ascending",
+                **quarter_ticks(c for c in covered if c is not None),
+            },
             yaxis={
                 "title": {"text": "Capex, $B"},
                 "side": "right",
@@ -869,13 +1211,18 @@ def capex_page(env: jinja2.Environment, marts: Marts) -> Page:
                 Column("calendar_quarter_end", "Quarter end", "date"),
                 Column("total_capex_usd", "Capex", "usd"),
                 Column("total_capex_yoy_growth", "Capex YoY", "pct"),
-                Column("companies_in_total", "Companies", "int"),
+                Column("companies_in_total", "Companies", "int", "Hyperscalers in the total"),
                 Column("pivoted_miners_return", "Pivoted miners", "pct"),
                 Column("other_miners_return", "Other miners", "pct"),
                 Column("hyperscalers_return", "Hyperscalers", "pct"),
                 Column("nvda_return", "NVDA", "pct"),
                 Column("btc_return", "BTC", "pct"),
-                Column("is_partial_quarter", "Partial", "bool"),
+                Column(
+                    "is_partial_quarter",
+                    "Returns to date",
+                    "bool",
+                    "The quarter ends after the as-of date: its returns run to that date only",
+                ),
             ],
             table_id="capex-returns-table",
         )
@@ -978,6 +1325,13 @@ def miner_pages(env: jinja2.Environment, marts: Marts) -> list[Page]:
             f"{fmt_mw(record.contracted_it_mw)} and {fmt_usd(record.contracted_value_usd)}, "
             f"as of {fmt_date(record.as_of_date)}.",
         )
+        if stale_badge(record._asdict()):
+            summary.footnote = (
+                f"Stale: {ticker}'s last price is "
+                f"{fmt_date(getattr(record, 'last_price_date', None))}, more than "
+                f"{STALE_AFTER_WEEKDAYS} weekdays before the as-of date; its figures rest on "
+                "old prices."
+            )
         deals = Section("contracts", "Contracts", "Every AI/HPC hosting contract of this miner.")
         if contracts.empty:
             deals.empty_note = (
