@@ -43,6 +43,7 @@ PUBLISHED_CONTRACT = {
     "hyperscaler_capex_guidance",
     "capex_vs_miner_returns",
     "quarantined_prices",
+    "stale_series",
 }
 
 

@@ -1,8 +1,10 @@
 """Great Expectations suites as Dagster asset checks (our own: dagster-ge does not work with GX 1).
 
 ``warehouse_suites`` validates each seed and mart after dbt built them: one blocking check per
-dataset for its critical expectations, one WARN check for the rest. (The landed prices' audit,
-whose output is the ledger dbt reads, is the ``price_audit`` asset in ``audit.py``.)
+dataset for its critical expectations, one WARN check for the rest; and a WARN check that no
+curated series is stale (``marts.stale_series`` has no row), naming each one when some are.
+(The landed prices' audit, whose output is the ledger dbt reads, is the ``price_audit`` asset
+in ``audit.py``.)
 Each table is validated in SQL (GX's SQL datasource on the warehouse file, read-only), its
 ``validation_query`` as the batch. Check metadata carries unexpected counts, a few bad rows and
 the Data Docs location. Each step builds the Data Docs of its validations once, after the last
@@ -55,6 +57,8 @@ def _published_tables() -> tuple["WarehouseTable", ...]:
 GUARDED_TABLES = _guarded_tables()
 PUBLISHED_TABLES = _published_tables()
 FRESHNESS_DAYS = 4
+STALE_SERIES_ASSET = dg.AssetKey(["marts", "stale_series"])
+STALE_SERIES_CHECK = "no_stale_series"
 
 
 def asset_key(table: "WarehouseTable") -> dg.AssetKey:
@@ -134,6 +138,17 @@ def _suite_specs() -> list[dg.AssetCheckSpec]:
         )
         for table in PUBLISHED_TABLES
     ]
+    specs.append(
+        dg.AssetCheckSpec(
+            STALE_SERIES_CHECK,
+            asset=STALE_SERIES_ASSET,
+            description=(
+                "No curated series' prices stop more than 5 weekdays before the as-of date "
+                "(marts.stale_series is empty); when some do, their figures are NULL where "
+                "their windows lack prices, and this warning names each. Not blocking."
+            ),
+        )
+    )
     for table in GUARDED_TABLES:
         specs.append(
             dg.AssetCheckSpec(
@@ -210,7 +225,8 @@ def write_plausible_through(path: "Path", stamps: dict[str, datetime]) -> None:
 @dg.multi_asset_check(specs=_suite_specs(), can_subset=True, name="warehouse_suites")
 def warehouse_suites(context: dg.AssetCheckExecutionContext, engine: WarehouseEngine):
     """Validate each selected seed and mart of the warehouse against its suite, and each
-    published mart's numeric columns against the generated plausibility suite."""
+    published mart's numeric columns against the generated plausibility suite; warn of the
+    stale series."""
     hold_run_lock(context)
     yield from validate_warehouse(context.selected_asset_check_keys, context.log.info)
 
@@ -221,6 +237,27 @@ def spark_session() -> Any:
     from orchestration.transform.spark import engine_is_spark, spark_engine
 
     return spark_engine().session if engine_is_spark() else None
+
+
+def stale_series_result(warehouse: duckdb.DuckDBPyConnection) -> dg.AssetCheckResult:
+    """The WARN result of ``no_stale_series``: failed when marts.stale_series has rows, its
+    description their messages (the run summary prints it, see cli.check_lines)."""
+    columns = ["ticker", "last_price_date", "weekdays_behind", "days_behind", "message"]
+    rows = warehouse.execute(
+        f"select {', '.join(columns)} from marts.stale_series order by ticker"
+    ).fetchall()
+    metadata: dict[str, dg.MetadataValue] = {"stale_series": dg.MetadataValue.int(len(rows))}
+    if rows:
+        preview = [dict(zip(columns, map(str, row), strict=True)) for row in rows]
+        metadata["series"] = dg.MetadataValue.md(markdown_table(preview))
+    return dg.AssetCheckResult(
+        check_name=STALE_SERIES_CHECK,
+        asset_key=STALE_SERIES_ASSET,
+        passed=not rows,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata=metadata,
+        description="; ".join(row[-1] for row in rows) or None,
+    )
 
 
 def validate_warehouse(
@@ -249,10 +286,15 @@ def validate_warehouse(
         newest_stamps = {
             t.name: newest_row_stamp(warehouse, t) for t in plausibility if t.row_stamps
         }
+        stale = (
+            [stale_series_result(warehouse)]
+            if dg.AssetCheckKey(STALE_SERIES_ASSET, STALE_SERIES_CHECK) in selected
+            else []
+        )
     validator = GxValidator(
         paths.quality, paths.data_docs_index, paths.warehouse, config, spark_session()
     )
-    results: list[dg.AssetCheckResult] = []
+    results: list[dg.AssetCheckResult] = list(stale)
     try:
         for table in plausibility:
             document = plausibility_suite(table.name, columns[table.name])

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 from datetime import date
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -37,6 +38,10 @@ NVDA = "NVDA"
 QQQ = "QQQ"
 TERMINATED = "terminated"
 TRADING_DAYS_PER_YEAR = 252
+# dbt_project.yml's var min_window_coverage (test_reference checks they agree), exact: a window
+# is covered when days >= 0.8 x its weekdays, and 0.8 x 260 must be 208, not a float above it.
+MIN_WINDOW_COVERAGE = Fraction("0.8")
+STALE_AFTER_WEEKDAYS = 5
 
 MINER_COLUMNS = [
     "ticker",
@@ -46,6 +51,8 @@ MINER_COLUMNS = [
     "contracted_it_mw",
     "contracted_value_usd",
     "as_of_date",
+    "last_price_date",
+    "is_stale",
     "close",
     "return_1m",
     "return_3m",
@@ -60,6 +67,24 @@ MINER_COLUMNS = [
     "corr_nvda_1y",
     "excess_return_1y_vs_btc",
     "price_source",
+    "window_days_1m",
+    "window_days_3m",
+    "window_days_ytd",
+    "window_days_1y",
+    "days_1m",
+    "days_3m",
+    "days_ytd",
+    "days_1y",
+    "btc_days_1y",
+    "nvda_days_1y",
+]
+STALE_COLUMNS = [
+    "ticker",
+    "last_price_date",
+    "as_of_date",
+    "weekdays_behind",
+    "days_behind",
+    "message",
 ]
 EVENT_COLUMNS = [
     "contract_id",
@@ -182,6 +207,30 @@ def requested_as_of(prices: pd.DataFrame, as_of: date | str | None) -> pd.Timest
     return prices["date"].max() if as_of is None else pd.Timestamp(as_of)
 
 
+def mart_as_of(prices: pd.DataFrame, requested: pd.Timestamp) -> pd.Timestamp:
+    """A: the one as-of date of every mart, R clamped to the latest price date of any ticker."""
+    return min(requested, prices["date"].max())
+
+
+def weekdays_between(start: pd.Timestamp, end: pd.Timestamp) -> int:
+    """The weekdays (Monday to Friday, holidays included) d with start < d <= end (numpy's
+    business-day count over [start + 1 day, end + 1 day))."""
+    one_day = np.timedelta64(1, "D")
+    begin = np.datetime64(pd.Timestamp(start).date()) + one_day
+    stop = np.datetime64(pd.Timestamp(end).date()) + one_day
+    return int(np.busday_count(begin, stop)) if stop > begin else 0
+
+
+def is_stale(last_price_date: pd.Timestamp, as_of_date: pd.Timestamp) -> bool:
+    """A series is stale when more than 5 weekdays lie in (its last price date, A]."""
+    return weekdays_between(last_price_date, as_of_date) > STALE_AFTER_WEEKDAYS
+
+
+def is_covered(days: int, window_days: int, share: Fraction = MIN_WINDOW_COVERAGE) -> bool:
+    """A window is covered when its trading days reach ``share`` of its weekdays."""
+    return days >= share * window_days
+
+
 def visible_prices(prices: pd.DataFrame, requested: pd.Timestamp) -> pd.DataFrame:
     """The rows dated on or before R (prices after R are not visible)."""
     return prices[prices["date"] <= requested]
@@ -276,11 +325,13 @@ def beta_and_corr(
     """(beta, corr) of the miner's daily returns against benchmark X over W.
 
     For each d in W with previous miner trading day p: r_m = adj_close(d)/adj_close(p) - 1 and
-    r_x = PX(d)/PX(p) - 1, PX(x) = X's adj_close on its last trading day <= x (BTC's return spans
-    weekends; if d and p map to the same X day, r_x = 0). Pairs where both are non-null are
-    kept; NULL if fewer than 3. beta = sample cov(r_m, r_x) / sample var(r_x) (ddof=1 both);
-    corr = Pearson correlation.
+    r_x = X's adj_close on d itself / PX(p) - 1, PX(x) = X's adj_close on its last trading day
+    <= x (BTC's return spans weekends; if X has no price on d, no pair: a benchmark whose prices
+    stop gives no returns, not zeros). Pairs where both are non-null are kept; NULL if fewer
+    than 3. beta = sample cov(r_m, r_x) / sample var(r_x) (ddof=1 both); corr = Pearson
+    correlation (NULL when either side is constant).
     """
+    on_day = dict(zip(benchmark["date"], benchmark["adj_close"], strict=True))
     pairs = []
     for position in window.index:
         if position == 0:
@@ -288,7 +339,7 @@ def beta_and_corr(
         day = rows.loc[position, "date"]
         previous = rows.loc[position - 1, "date"]
         r_m = rows.loc[position, "adj_close"] / rows.loc[position - 1, "adj_close"] - 1
-        r_x = price_on_or_before(benchmark, day) / price_on_or_before(benchmark, previous) - 1
+        r_x = on_day.get(day, NAN) / price_on_or_before(benchmark, previous) - 1
         pairs.append((r_m, r_x))
     frame = pd.DataFrame(pairs, columns=["r_m", "r_x"], dtype=float).dropna()
     if len(frame) < 3:
@@ -296,7 +347,8 @@ def beta_and_corr(
     covariance = frame["r_m"].cov(frame["r_x"], ddof=1)
     variance = frame["r_x"].var(ddof=1)
     beta = covariance / variance if variance != 0 else NAN
-    corr = float(frame["r_m"].corr(frame["r_x"]))
+    constant = variance == 0 or frame["r_m"].var(ddof=1) == 0
+    corr = NAN if constant else float(frame["r_m"].corr(frame["r_x"]))
     return float(beta), corr
 
 
@@ -313,69 +365,107 @@ def miner_performance(
     contracts: pd.DataFrame,
     as_of: date | str | None = None,
     price_source: str = "csv",
+    coverage_share: Fraction = MIN_WINDOW_COVERAGE,
 ) -> pd.DataFrame:
     """One row per miner (segment bitcoin_miner) of the companies seed. A miner with no
     trading day <= R keeps its contract columns; its price columns are all NULL.
 
-    - A = the miner's latest trading date <= R (as_of_date); close = the raw close at A.
+    - A = min(R, the latest price date of any ticker), every row's as_of_date; every window
+      ends at A. L = the miner's latest trading date <= A (last_price_date); close = the raw
+      close at L; is_stale = more than 5 weekdays in (L, A] (NULL without prices).
+    - Windows (start, A]: 1m = A - 1 month, 3m = A - 3 months, ytd = Dec 31 of year(A) - 1,
+      1y = A - 1 year (month and year subtraction clamping to month end). window_days_h = the
+      weekdays in the window; days_h = the miner's trading days in it; btc_days_1y /
+      nvda_days_1y = its trading days in the 1y window on which the benchmark has a row.
+      Covered: days >= coverage_share (0.8, MIN_WINDOW_COVERAGE) x window_days.
     - P(x) = adj_close on the last trading day on or before x (NULL if none).
-    - return_1m/3m/1y = P(A) / P(A - 1 month / 3 months / 1 year) - 1, month and year
-      subtraction clamping to month end (2025-03-31 - 1 month = 2025-02-28).
-    - return_ytd = P(A) / P(Dec 31 of year(A) - 1) - 1.
+    - return_h = P(A) / P(start_h) - 1, NULL unless days_h covers window h.
     - Counting contracts: announced_on <= R, status <> 'terminated'. ai_contract_count = their
       count; is_ai_pivoted = count > 0; contracted_it_mw / contracted_value_usd = sum of the
       non-null values (0.0 with no contract, NULL if all are null).
     - first_ai_contract_date = min(announced_on); E = event_date of that contract (first
       trading day on or after announced_on). return_since_first_contract = P(A) /
-      adj_close(last trading day strictly before E) - 1; NULL if not pivoted, E NULL or no day.
-    - 1-year metrics over W (A - 1 year < d <= A), NULL unless P(A - 1 year) exists:
-      volatility_1y, max_drawdown_1y, beta/corr vs BTC-USD and NVDA, and
-      excess_return_1y_vs_btc = return_1y - (PBTC(A) / PBTC(A - 1 year) - 1).
+      adj_close(last trading day strictly before E) - 1; NULL if not pivoted, E NULL, no day,
+      or the miner is stale.
+    - 1-year metrics over W (A - 1 year < d <= A), NULL unless P(A - 1 year) exists and days_1y
+      covers the window: volatility_1y, max_drawdown_1y; beta/corr vs BTC-USD (NVDA) also need
+      btc_days_1y (nvda_days_1y) coverage. excess_return_1y_vs_btc = return_1y - (PBTC(L) /
+      PBTC(D) - 1), D the date of the miner's close P(A - 1 year) refers to; it needs days_1y
+      and btc_days_1y coverage.
     """
     requested = requested_as_of(prices, as_of)
+    as_of_date = mart_as_of(prices, requested)
     visible = visible_prices(prices, requested)
     counting = counting_contracts(contracts, requested)
     btc = history(visible, BTC)
     nvda = history(visible, NVDA)
+    btc_days, nvda_days = set(btc["date"]), set(nvda["date"])
     miners = sorted(t for t, segment in segments(companies).items() if segment == MINER_SEGMENT)
+
+    starts = {
+        "1m": as_of_date - pd.DateOffset(months=1),
+        "3m": as_of_date - pd.DateOffset(months=3),
+        "ytd": pd.Timestamp(year=as_of_date.year - 1, month=12, day=31),
+        "1y": as_of_date - pd.DateOffset(years=1),
+    }
+    window_days = {h: weekdays_between(start, as_of_date) for h, start in starts.items()}
 
     records = []
     for ticker in miners:
         rows = history(visible, ticker)
+        days = {h: int((rows["date"] > start).sum()) for h, start in starts.items()}
+        in_year = rows.loc[rows["date"] > starts["1y"], "date"]
+        coverage = {
+            **{f"window_days_{h}": n for h, n in window_days.items()},
+            **{f"days_{h}": n for h, n in days.items()},
+            "btc_days_1y": int(in_year.isin(btc_days).sum()),
+            "nvda_days_1y": int(in_year.isin(nvda_days).sum()),
+        }
         if rows.empty:
-            records.append(contract_columns_only(ticker, counting))
+            records.append(
+                contract_columns_only(ticker, counting) | coverage | {"as_of_date": as_of_date}
+            )
             continue
-        as_of_date = rows["date"].iloc[-1]
-        latest = price_on_or_before(rows, as_of_date)
-
-        def trailing(offset: pd.DateOffset, rows=rows, latest=latest, as_of_date=as_of_date):
-            return simple_return(latest, price_on_or_before(rows, as_of_date - offset))
+        covered = {h: is_covered(days[h], window_days[h], coverage_share) for h in starts}
+        btc_covered = is_covered(coverage["btc_days_1y"], window_days["1y"], coverage_share)
+        nvda_covered = is_covered(coverage["nvda_days_1y"], window_days["1y"], coverage_share)
+        last_price_date = rows["date"].iloc[-1]
+        stale = is_stale(last_price_date, as_of_date)
+        latest = float(rows["adj_close"].iloc[-1])
+        returns = {
+            h: simple_return(latest, price_on_or_before(rows, start)) if covered[h] else NAN
+            for h, start in starts.items()
+        }
 
         mine = counting[counting["ticker"] == ticker]
         count = len(mine)
         first_date = mine["announced_on"].min() if count else pd.NaT
         since_first = NAN
-        if count:
+        if count and not stale:
             first_event = first_contract_event_date(rows, mine)
             before = rows[rows["date"] < first_event] if pd.notna(first_event) else rows.iloc[:0]
             if len(before):
                 since_first = simple_return(latest, float(before["adj_close"].iloc[-1]))
 
         window = one_year_window(rows, as_of_date)
-        year_ago = as_of_date - pd.DateOffset(years=1)
-        if window is None:
-            vol = drawdown = beta_btc = corr_btc = beta_nvda = corr_nvda = excess = NAN
-        else:
+        vol = drawdown = beta_btc = corr_btc = beta_nvda = corr_nvda = excess = NAN
+        if window is not None and covered["1y"]:
             vol = volatility(window)
             drawdown = max_drawdown(window)
-            beta_btc, corr_btc = beta_and_corr(rows, window, btc)
-            beta_nvda, corr_nvda = beta_and_corr(rows, window, nvda)
-            btc_1y = simple_return(
-                price_on_or_before(btc, as_of_date), price_on_or_before(btc, year_ago)
-            )
-            excess = trailing(pd.DateOffset(years=1)) - btc_1y
+            if btc_covered:
+                beta_btc, corr_btc = beta_and_corr(rows, window, btc)
+            if nvda_covered:
+                beta_nvda, corr_nvda = beta_and_corr(rows, window, nvda)
+        if covered["1y"] and btc_covered:
+            year_ago_rows = rows[rows["date"] <= starts["1y"]]
+            if len(year_ago_rows):
+                reference_day = year_ago_rows["date"].iloc[-1]
+                btc_1y = simple_return(
+                    price_on_or_before(btc, last_price_date),
+                    price_on_or_before(btc, reference_day),
+                )
+                excess = returns["1y"] - btc_1y
 
-        last_year_end = pd.Timestamp(year=as_of_date.year - 1, month=12, day=31)
         records.append(
             {
                 "ticker": ticker,
@@ -385,11 +475,13 @@ def miner_performance(
                 "contracted_it_mw": contract_sum(mine["it_mw"]),
                 "contracted_value_usd": contract_sum(mine["contract_value_usd"]),
                 "as_of_date": as_of_date,
+                "last_price_date": last_price_date,
+                "is_stale": stale,
                 "close": float(rows["close"].iloc[-1]),
-                "return_1m": trailing(pd.DateOffset(months=1)),
-                "return_3m": trailing(pd.DateOffset(months=3)),
-                "return_ytd": simple_return(latest, price_on_or_before(rows, last_year_end)),
-                "return_1y": trailing(pd.DateOffset(years=1)),
+                "return_1m": returns["1m"],
+                "return_3m": returns["3m"],
+                "return_ytd": returns["ytd"],
+                "return_1y": returns["1y"],
                 "return_since_first_contract": since_first,
                 "volatility_1y": vol,
                 "max_drawdown_1y": drawdown,
@@ -399,11 +491,12 @@ def miner_performance(
                 "corr_nvda_1y": corr_nvda,
                 "excess_return_1y_vs_btc": excess,
                 "price_source": price_source,
+                **coverage,
             }
         )
     result = pd.DataFrame.from_records(records, columns=MINER_COLUMNS)
     result["is_ai_pivoted"] = result["is_ai_pivoted"].astype(bool)
-    for column in ("first_ai_contract_date", "as_of_date"):
+    for column in ("first_ai_contract_date", "as_of_date", "last_price_date"):
         result[column] = pd.to_datetime(result[column])
     return result
 
@@ -420,9 +513,57 @@ def contract_columns_only(ticker: str, counting: pd.DataFrame) -> dict[str, obje
         contracted_it_mw=contract_sum(mine["it_mw"]),
         contracted_value_usd=contract_sum(mine["contract_value_usd"]),
         as_of_date=pd.NaT,
+        last_price_date=pd.NaT,
+        is_stale=None,
         price_source=None,
     )
     return row
+
+
+# --------------------------------------------------------------------------------------------
+# stale_series
+
+
+def stale_series(
+    prices: pd.DataFrame,
+    companies: pd.DataFrame,
+    as_of: date | str | None = None,
+    abnormal_return_benchmark: str = QQQ,
+) -> pd.DataFrame:
+    """One row per curated series (tickers of companies.csv, BTC-USD, NVDA and the
+    abnormal-return benchmark) with a price on or before A whose last one, L, is more than 5
+    weekdays before A: weekdays_behind = weekdays in (L, A], days_behind = A - L in calendar
+    days, message = "<ticker>: last price <L>, <days> days before the as-of <A>"."""
+    requested = requested_as_of(prices, as_of)
+    as_of_date = mart_as_of(prices, requested)
+    visible = visible_prices(prices, requested)
+    curated = set(companies["ticker"]) | {BTC, NVDA, abnormal_return_benchmark}
+    records = []
+    for ticker in sorted(curated):
+        rows = visible[visible["ticker"] == ticker]
+        if rows.empty:
+            continue
+        last = rows["date"].max()
+        if not is_stale(last, as_of_date):
+            continue
+        behind = (as_of_date - last).days
+        records.append(
+            {
+                "ticker": ticker,
+                "last_price_date": last,
+                "as_of_date": as_of_date,
+                "weekdays_behind": weekdays_between(last, as_of_date),
+                "days_behind": behind,
+                "message": (
+                    f"{ticker}: last price {last:%Y-%m-%d}, {behind} days before the as-of "
+                    f"{as_of_date:%Y-%m-%d}"
+                ),
+            }
+        )
+    result = pd.DataFrame.from_records(records, columns=STALE_COLUMNS)
+    for column in ("last_price_date", "as_of_date"):
+        result[column] = pd.to_datetime(result[column])
+    return result
 
 
 # --------------------------------------------------------------------------------------------

@@ -3,7 +3,7 @@
 so a plain clone and the GitHub workflow run the comparison too).
 
 The product runs end to end in a subprocess (``hashpivot run --source csv``) once per exports
-and as-of date; its three financial marts are then compared cell by cell with
+and as-of date; its financial marts and stale_series are then compared cell by cell with
 ``tests.marts.reference``: same keys, numbers equal within a relative tolerance of 1e-9
 (absolute 1e-12 near 0), NULLs in the same places, dates equal.
 """
@@ -56,6 +56,12 @@ MARTS = {
         lambda prices, companies, contracts, as_of: ref.pivot_index_daily(
             prices, companies, contracts, as_of
         ),
+    ),
+    # Empty on these exports (every series runs to the as-of date): an empty mart is compared
+    # (and published) too.
+    "stale_series": (
+        ["ticker"],
+        lambda prices, companies, contracts, as_of: ref.stale_series(prices, companies, as_of),
     ),
 }
 

@@ -159,7 +159,8 @@ def test_one_year_metrics_by_hand() -> None:
         NVDA="ai_infrastructure",
         **{"BTC-USD": "crypto"},
     )
-    table = ref.miner_performance(one_year_prices(), companies, NO_CONTRACTS)
+    # The formulas on a handful of days: the coverage rule has tests of its own.
+    table = ref.miner_performance(one_year_prices(), companies, NO_CONTRACTS, coverage_share=0)
     assert list(table.columns) == ref.MINER_COLUMNS
     assert sorted(table["ticker"]) == ["MIN", "SHORT", "THIN"]  # BTC and NVDA are no miners
     row = row_of(table, "ticker", "MIN")
@@ -178,17 +179,17 @@ def test_one_year_metrics_by_hand() -> None:
     # sample cov = 0.0075 / 3; beta = 0.0025 / (0.002 / 3) = 3.75.
     assert row["beta_btc_1y"] == pytest.approx(3.75, rel=1e-9)
     assert row["corr_btc_1y"] == pytest.approx(0.0075 / math.sqrt(0.031875 * 0.002), rel=1e-9)
-    # NVDA trades on 12-26 and 12-31 only. Pair 1 (2024-12-26 vs 2023-12-29): no NVDA price on
-    # or before 2023-12-29, dropped. Pairs 2 and 3 map both days to NVDA's 12-26: r_x = 0.
-    # Pair 4: 103/100 - 1 = 0.03. So r_m = [-0.1, 0.1, -0.05], r_x = [0, 0, 0.03]:
-    # x deviations -0.01, -0.01, 0.02 (var 0.0006 / 2 = 0.0003); m mean -0.05/3, deviations
-    # -0.08333, 0.11667, -0.03333; cov = (0.000833 - 0.001167 - 0.000667) / 2 = -0.0005.
-    # beta = -0.0005 / 0.0003 = -5/3; var_m = 0.0216667 / 2, corr = -1 / sqrt(13).
-    assert row["beta_nvda_1y"] == pytest.approx(-5 / 3, rel=1e-9)
-    assert row["corr_nvda_1y"] == pytest.approx(-1 / math.sqrt(13), rel=1e-9)
-    # BTC 1y = 41583.36 / 42000 - 1 (PBTC(2023-12-31)); excess = 0.03455 - that.
+    # NVDA trades on 12-26 and 12-31 only. A pair needs NVDA's price on the miner's day itself:
+    # 2024-12-26 has one but no NVDA price on or before the previous day 2023-12-29; 12-27 and
+    # 12-30 have none (no pair, not a zero return); 12-31: 103 / 100 - 1. One pair: NULL.
+    assert math.isnan(row["beta_nvda_1y"])
+    assert math.isnan(row["corr_nvda_1y"])
+    assert row["nvda_days_1y"] == 2
+    assert row["btc_days_1y"] == row["days_1y"] == 4
+    # BTC between MIN's own two dates: its close on or before MIN's reference close date
+    # 2023-12-29 (40000, not 42000 on 2023-12-31) and on or before 2024-12-31.
     assert row["excess_return_1y_vs_btc"] == pytest.approx(
-        0.03455 - (41583.36 / 42000 - 1), rel=1e-12
+        0.03455 - (41583.36 / 40000 - 1), rel=1e-12
     )
 
     thin = row_of(table, "ticker", "THIN")
@@ -231,10 +232,11 @@ def test_point_returns_clamp_to_month_end_and_ignore_prices_after_r() -> None:
     close = {day: 2 * value for day, value in adj.items()}
     prices = prices_of("Y", adj, close=close)
     table = ref.miner_performance(
-        prices, companies_of(Y="bitcoin_miner"), NO_CONTRACTS, "2025-04-01"
+        prices, companies_of(Y="bitcoin_miner"), NO_CONTRACTS, "2025-04-01", coverage_share=0
     )
     row = row_of(table, "ticker", "Y")
-    assert row["as_of_date"] == pd.Timestamp("2025-03-31")
+    assert row["as_of_date"] == pd.Timestamp("2025-04-01")  # R, before the last price
+    assert row["last_price_date"] == pd.Timestamp("2025-03-31")
     assert row["close"] == 220.0  # the raw close at A, not adj_close
     assert row["return_1m"] == pytest.approx(110 / 100 - 1)
     assert row["return_3m"] == pytest.approx(110 / 80 - 1)
@@ -252,7 +254,10 @@ def test_default_as_of_is_the_latest_price_of_any_ticker() -> None:
     )
     table = ref.miner_performance(prices, companies_of(Y="bitcoin_miner"), NO_CONTRACTS)
     assert ref.requested_as_of(prices, None) == pd.Timestamp("2025-01-05")
-    assert table["as_of_date"].tolist() == [pd.Timestamp("2025-01-03")]
+    # One as-of date for every row: BTC's Sunday; Y's Friday price is not stale.
+    assert table["as_of_date"].tolist() == [pd.Timestamp("2025-01-05")]
+    assert table["last_price_date"].tolist() == [pd.Timestamp("2025-01-03")]
+    assert table["is_stale"].tolist() == [False]
 
 
 # --------------------------------------------------------------------------------------------
@@ -671,10 +676,18 @@ def test_sample_miner_table_is_plausible(exports: Exports) -> None:
     assert not (exports.folder / "GLXY.csv").exists()
     glxy = row_of(table, "ticker", "GLXY")  # no file: contracts kept, prices NULL
     assert glxy["is_ai_pivoted"]
-    assert pd.isna(glxy["as_of_date"])
+    assert glxy["as_of_date"] == as_of
+    assert pd.isna(glxy["last_price_date"])
+    assert pd.isna(glxy["is_stale"])
+    assert glxy["days_1y"] == 0
     assert pd.isna(glxy["return_1y"])
     table = table[table["ticker"] != "GLXY"]
     assert (table["as_of_date"] == as_of).all()
+    assert (table["last_price_date"] == as_of).all()
+    assert not table["is_stale"].any()
+    # Exchange holidays: every miner trades on most, not all, of the year's 261 weekdays.
+    assert (table["window_days_1y"] == 261).all()
+    assert table["days_1y"].between(0.94 * 261, 258).all()
     (volatility_low, volatility_high), (beta_low, beta_high) = PLAUSIBLE[exports.kind]
     assert table["volatility_1y"].between(volatility_low, volatility_high).all()
     assert table["max_drawdown_1y"].between(-1, 0).all()
