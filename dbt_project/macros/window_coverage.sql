@@ -16,10 +16,10 @@
     )
 {%- endmacro %}
 
-{#- A series is stale when more than this many weekdays lie in (its last price date, the as-of
-    date]: a week of trading (a weekend or a holiday between the two never counts as stale). -#}
+{#- The var stale_after_weekdays (dbt_project.yml): more weekdays than this in (a series' last
+    price date, the as-of date] make it stale. -#}
 {% macro stale_after_weekdays() -%}
-    5
+    {{ var('stale_after_weekdays') }}
 {%- endmacro %}
 
 {#- True when `days` (trading days with a price in a window) reach the var min_window_coverage

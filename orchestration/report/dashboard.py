@@ -42,7 +42,7 @@ from markupsafe import Markup
 from plotly.offline import get_plotlyjs
 
 from orchestration.atomic import replace_symlink
-from orchestration.paths import data_paths
+from orchestration.paths import DBT_PROJECT_DIR, data_paths
 from orchestration.report.chart import BASKET_STYLES
 from orchestration.run_lock import hold_run_lock
 
@@ -59,12 +59,29 @@ ANNOUNCEMENT_COLOR = "#6a3d9a"
 HYPERSCALER_COLORS = ["#1f77b4", "#17becf", "#9467bd", "#8c564b", "#e377c2", "#bcbd22"]
 PLOTLY_CONFIG = {"displaylogo": False, "responsive": True}
 NOT_AVAILABLE = "n/a"  # a windowed figure the mart left NULL because its window lacks days
-# The share of a window's weekdays a windowed figure needs (miner_ai_pivot_performance: below
-# it the figure is NULL); the dashboard only quotes it.
-COVERAGE_SHARE = 0.8
-# A miner is stale (the mart's is_stale) when its last price is more than this many weekdays
-# before the as-of date; the dashboard only quotes it.
-STALE_AFTER_WEEKDAYS = 5
+
+
+@functools.cache
+def _dbt_vars() -> dict:
+    """The dbt project's vars, where the marts' rules are declared (read once, when first
+    needed, never at import)."""
+    import yaml
+
+    return yaml.safe_load((DBT_PROJECT_DIR / "dbt_project.yml").read_text())["vars"]
+
+
+def coverage_share() -> float:
+    """The share of a window's weekdays a windowed figure needs (the mart's var
+    min_window_coverage: below it the figure is NULL); the dashboard only quotes it."""
+    return float(_dbt_vars()["min_window_coverage"])
+
+
+def stale_after_weekdays() -> int:
+    """Weekdays behind the as-of date after which a series is stale (the var
+    stale_after_weekdays); the dashboard only quotes it."""
+    return int(_dbt_vars()["stale_after_weekdays"])
+
+
 # Miners-table figures measured over a window: the column of the window's expected weekdays and
 # the column of the days the figure had (both absent from marts published before issue 22).
 WINDOW_COVERAGE: dict[str, tuple[str, str]] = {
@@ -252,13 +269,13 @@ class WindowCoverage:
         have = f"prices of both the miner and {self.partner}" if self.partner else "a price"
         return (
             f"{self.days} of {self.weekdays} weekdays in the {self.window} window have {have}; "
-            f"a figure needs {COVERAGE_SHARE:.0%}"
+            f"a figure needs {coverage_share():.0%}"
         )
 
 
 def window_coverage(record: pd.Series | dict[str, Any], key: str) -> WindowCoverage | None:
     """The coverage behind a NULL windowed figure of the miners table, from the mart's coverage
-    columns, when it is below COVERAGE_SHARE (why the mart left the figure NULL). None when
+    columns, when it is below coverage_share() (why the mart left the figure NULL). None when
     the figure is there or absent from the mart, is not windowed, its window is covered
     enough (then the NULL has another cause), or the mart has no coverage columns (marts
     published before issue 22)."""
@@ -268,7 +285,7 @@ def window_coverage(record: pd.Series | dict[str, Any], key: str) -> WindowCover
     weekdays, days = record.get(window_key), record.get(days_key)
     if is_missing(weekdays) or is_missing(days):
         return None
-    if int(days) >= COVERAGE_SHARE * int(weekdays):
+    if int(days) >= coverage_share() * int(weekdays):
         return None
     partner = {"btc_": "BTC-USD", "nvda_": "NVDA"}.get(days_key[: days_key.index("_") + 1], "")
     return WindowCoverage(
@@ -889,14 +906,14 @@ def miners_footnote(performance: pd.DataFrame) -> str:
     parts = []
     if stale:
         parts.append(
-            f"Stale (the last price is more than {STALE_AFTER_WEEKDAYS} weekdays before the as-of "
+            f"Stale (the last price is more than {stale_after_weekdays()} weekdays before the as-of "
             f"date): "
             f"{'; '.join(stale)}."
         )
     if short:
         parts.append(
             f"{NOT_AVAILABLE}: too few prices in the window for a figure (a figure needs "
-            f"{COVERAGE_SHARE:.0%} of the window's weekdays): {'; '.join(short)}."
+            f"{coverage_share():.0%} of the window's weekdays): {'; '.join(short)}."
         )
     return " ".join(parts)
 
@@ -1329,7 +1346,7 @@ def miner_pages(env: jinja2.Environment, marts: Marts) -> list[Page]:
             summary.footnote = (
                 f"Stale: {ticker}'s last price is "
                 f"{fmt_date(getattr(record, 'last_price_date', None))}, more than "
-                f"{STALE_AFTER_WEEKDAYS} weekdays before the as-of date; its figures rest on "
+                f"{stale_after_weekdays()} weekdays before the as-of date; its figures rest on "
                 "old prices."
             )
         deals = Section("contracts", "Contracts", "Every AI/HPC hosting contract of this miner.")

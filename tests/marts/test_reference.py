@@ -12,6 +12,7 @@ import math
 import statistics
 from dataclasses import dataclass
 from datetime import date
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -797,3 +798,17 @@ def test_sample_event_study_and_index_are_consistent(exports: Exports) -> None:
         100 * btc_file[pd.Timestamp("2025-04-04")] / btc_file[pd.Timestamp("2024-06-04")],
         rel=1e-9,
     )
+
+
+def test_the_reference_and_the_dashboard_use_the_rules_dbt_project_yml_declares() -> None:
+    import yaml
+
+    from orchestration.paths import DBT_PROJECT_DIR
+    from orchestration.report.dashboard import coverage_share, stale_after_weekdays
+    from tests.marts.reference import MIN_WINDOW_COVERAGE, STALE_AFTER_WEEKDAYS
+
+    declared = yaml.safe_load((DBT_PROJECT_DIR / "dbt_project.yml").read_text())["vars"]
+    assert Fraction(str(declared["min_window_coverage"])) == MIN_WINDOW_COVERAGE
+    assert declared["stale_after_weekdays"] == STALE_AFTER_WEEKDAYS
+    assert coverage_share() == float(MIN_WINDOW_COVERAGE)
+    assert stale_after_weekdays() == STALE_AFTER_WEEKDAYS
