@@ -369,6 +369,17 @@ def test_a_null_windowed_figure_gives_its_coverage() -> None:
     assert dash.coverage_note(record, "return_1m") is None  # a figure is there
     assert dash.coverage_note({"return_1y": None}, "return_1y") is None  # no coverage columns
     assert dash.coverage_note(record, "ai_contract_count") is None  # not windowed
+    # A stale BTC leaves the miner's own year covered; the excess return is n/a for BTC's days.
+    stale_btc = {
+        "excess_return_1y_vs_btc": None,
+        "window_days_1y": 261,
+        "days_1y": 250,
+        "btc_days_1y": 166,
+    }
+    assert dash.coverage_note(stale_btc, "excess_return_1y_vs_btc") == (
+        "166 of 261 weekdays in the 1-year window have prices of both the miner and BTC-USD; "
+        "a figure needs 80%"
+    )
 
 
 def test_stale_badges_and_stale_series_messages() -> None:

@@ -89,7 +89,8 @@ WINDOW_COVERAGE: dict[str, tuple[str, str]] = {
     "return_3m": ("window_days_3m", "days_3m"),
     "return_ytd": ("window_days_ytd", "days_ytd"),
     "return_1y": ("window_days_1y", "days_1y"),
-    "excess_return_1y_vs_btc": ("window_days_1y", "days_1y"),
+    # (BTC's days are counted on the miner's, so they are never more: the binding count.)
+    "excess_return_1y_vs_btc": ("window_days_1y", "btc_days_1y"),
     "volatility_1y": ("window_days_1y", "days_1y"),
     "max_drawdown_1y": ("window_days_1y", "days_1y"),
     "beta_btc_1y": ("window_days_1y", "btc_days_1y"),
