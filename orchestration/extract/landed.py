@@ -36,9 +36,14 @@ def landed_files(landing_dir: Path) -> list[Path]:
     return sorted(path for path in landing_dir.glob("*.parquet") if not path.name.startswith("."))
 
 
+def source_of(landing_file: Path) -> str:
+    """The source a landing file's name gives (``<fetched_at>__<source>__<run id>.parquet``)."""
+    return landing_file.name.split("__")[1]
+
+
 def landed_sources(landing_dir: Path) -> set[str]:
-    """The sources whose prices have landed (the second part of each landing file's name)."""
-    return {path.name.split("__")[1] for path in landed_files(landing_dir)}
+    """The sources whose prices have landed."""
+    return {source_of(path) for path in landed_files(landing_dir)}
 
 
 def remove_stale_temporary_files(landing_dir: Path) -> list[Path]:

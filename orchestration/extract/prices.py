@@ -289,6 +289,8 @@ def _retract_demo_prices(
     demo row is retracted at once (never ticker by ticker, so no mart mixes synthetic and market
     series); a data dir mixed by an earlier version recovers the same way. Says so in a warning
     line; returns whether anything was set aside."""
+    if DEMO_SOURCE not in landed_sources(paths.landing_prices):
+        return False  # the usual case: no scratch database for nothing to read
     with scratch_database(paths.landing_scratch) as connection:
         retracted = retract_demo_prices(
             connection,

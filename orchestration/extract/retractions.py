@@ -222,10 +222,10 @@ def retract_demo_prices(
 ) -> Retractions:
     """Retract every current demo row (every demo ticker at once) as one new file; none when
     no demo row counts. Called by runs into a data dir that holds real prices."""
-    from orchestration.extract.landed import landing_file_name
+    from orchestration.extract.landed import landing_file_name, source_of
     from orchestration.extract.schema import DEMO_SOURCE
 
-    demo_files = [path for path in landing_files if _source_of(path) == DEMO_SOURCE]
+    demo_files = [path for path in landing_files if source_of(path) == DEMO_SOURCE]
     if not demo_files:
         return Retractions()
     stamp = pd.Timestamp(fetched_at).tz_convert("UTC").isoformat()
@@ -241,9 +241,3 @@ def retract_demo_prices(
     """
     final = retractions_dir / landing_file_name(fetched_at, DEMO_SOURCE, run_id)
     return _write_retractions(connection, select, [str(path) for path in demo_files], final)
-
-
-def _source_of(landing_file: Path) -> str:
-    """The source a landing file's name gives (``<fetched_at>__<source>__<run id>.parquet``)."""
-    parts = landing_file.name.split("__")
-    return parts[1] if len(parts) > 2 else ""
